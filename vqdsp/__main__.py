@@ -1,0 +1,5 @@
+import sys
+
+from vqdsp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,92 @@
+"""The ``vqdsp`` command: denoise a file, train a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXAMPLE = Path(__file__).parent / "examples" / "noisy_speech.wav"
+
+
+def fatal(message: str) -> int:
+    print(f"vqdsp: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _denoise(args: argparse.Namespace) -> int:
+    from vqdsp.files import denoise_file
+
+    source = Path(args.input) if args.input else EXAMPLE
+    target = Path(args.output) if args.output else source.with_name(f"{source.stem}.denoised{source.suffix}")
+    if not args.output and not args.input:
+        target = Path.cwd() / f"{source.stem}.denoised{source.suffix}"
+    try:
+        denoise_file(source, target, model=args.model, attenuation_limit_db=args.attenuation_limit_db, overwrite=args.force)
+    except (OSError, ValueError) as err:
+        return fatal(str(err))
+    print(f"wrote {target}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from vqdsp.config import ModelConfig
+    from vqdsp.data import NoiseMix
+    from vqdsp.train import TrainConfig, init_distributed, train
+
+    init_distributed()
+    cfg = TrainConfig(
+        data=args.data, out=args.out, validation_speakers=args.validation_speaker or [],
+        noise=NoiseMix(types=tuple(args.noise), snr_db=tuple(args.snr_db)), noise_dirs=args.noise_dir or [],
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
+        seed=args.seed, threads=args.threads,
+    )
+    model_cfg = ModelConfig(channels=tuple(args.channels), codebook_size=args.codebook_size)
+    try:
+        final = train(cfg, model_cfg, resume=args.resume)
+    except (FileExistsError, ValueError, FileNotFoundError) as err:
+        return fatal(str(err))
+    print(f"model written to {final}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vqdsp", description="Speech denoising with a VQ-VAE SE-U-Net.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("denoise", help="denoise one audio file")
+    p.add_argument("input", nargs="?", help="audio file to clean (default: a bundled noisy example)")
+    p.add_argument("-o", "--output", help="output file (default: INPUT.denoised.EXT beside the input)")
+    p.add_argument("-m", "--model", help="model .safetensors (default: the shipped model)")
+    p.add_argument("--attenuation-limit-db", type=float, default=None, help="deepest noise suppression, in dB")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite OUTPUT if it exists")
+    p.set_defaults(run=_denoise)
+
+    p = sub.add_parser("train", help="train a model on folders of clean speech")
+    p.add_argument("data", nargs="+", help="folders of clean speech; each sub-folder is a speaker")
+    p.add_argument("-o", "--out", default="runs/default", help="run folder for checkpoints, logs and the model")
+    p.add_argument("--validation-speaker", action="append", help="speaker (sub-folder) to hold out; repeatable")
+    p.add_argument("--noise", nargs="+", default=["white", "pink", "brown", "hum", "babble"], help="noise types")
+    p.add_argument("--noise-dir", action="append", help="folder of recorded noise to mix in; repeatable")
+    p.add_argument("--snr-db", nargs=2, type=float, default=[-5.0, 20.0], metavar=("LOW", "HIGH"), help="SNR range in dB")
+    p.add_argument("--steps", type=int, default=20000, help="optimiser steps")
+    p.add_argument("--batch-size", type=int, default=16, help="segments per step (per process)")
+    p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
+    p.add_argument("--eval-every", type=int, default=200, help="steps between validation and checkpoints")
+    p.add_argument("--channels", nargs="+", type=int, default=[8, 16, 32, 64], help="channels per U-Net level")
+    p.add_argument("--codebook-size", type=int, default=256, help="codes in the bottleneck quantizer")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: default)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.set_defaults(run=_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
