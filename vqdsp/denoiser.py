@@ -18,7 +18,8 @@ import scipy.signal
 import torch
 
 from vqdsp.config import StftConfig
-from vqdsp.stft import check_audio, istft, join_segments, log_magnitude, split_segments, stft
+from vqdsp.framing import SegmentStream
+from vqdsp.stft import check_audio, istft, log_magnitude, stft
 from vqdsp.unet import SEUNet
 
 HIGH_BAND_REFERENCE = 0.5  # the model's top band, from this fraction of its Nyquist up, sets the gain above it
@@ -95,10 +96,16 @@ class Denoiser:
         audio = check_audio(audio)
         if audio.ndim not in (1, 2):
             raise ValueError(f"audio must be [samples] or [channels, samples], got shape {audio.shape}")
+        stream = self.stream(sample_rate, channels=1 if audio.ndim == 1 else audio.shape[0])
+        return stream.process_all(audio.reshape(-1, audio.shape[-1])).reshape(audio.shape)
+
+    def stream(self, sample_rate: int, channels: int = 1) -> SegmentStream:
+        """A :class:`~vqdsp.framing.SegmentStream` that denoises ``channels`` channels at ``sample_rate``."""
         seg, overlap = self.segment_length(sample_rate)
-        segments, plan = split_segments(audio, seg, overlap)
-        out = self.process_segments(segments.reshape(-1, seg), sample_rate)
-        return join_segments(out.reshape(segments.shape), plan)
+        return SegmentStream(
+            lambda segments: self.process_segments(segments, sample_rate), seg, overlap, channels,
+            batch=max(1, self.batch_size // channels),
+        )
 
     def _map_gain(self, log_gain: np.ndarray, cfg: StftConfig, shape: tuple[int, int]) -> np.ndarray:
         """Resample a model log-gain ``[N, F, T]`` onto the ``[F', T']`` grid of ``cfg``."""
