@@ -38,3 +38,16 @@ def identity_model(config: ModelConfig = TINY) -> SEUNet:
         model.head.weight.zero_()
         model.head.bias.fill_(50.0)
     return model
+
+
+def wideband_speech_like(seconds: float, sample_rate: int = 48000, seed: int = 0) -> np.ndarray:
+    """Voiced syllables with harmonics up to 20 kHz alternating with fricatives (noise above 4 kHz)."""
+    import scipy.signal
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    voiced = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, int(min(20000, sample_rate / 2) / 150)))
+    voiced *= np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
+    highpass = scipy.signal.butter(4, 4000, "hp", fs=sample_rate, output="sos")
+    fricative = scipy.signal.sosfilt(highpass, rng.standard_normal(len(t))) * np.clip(np.sin(2 * np.pi * 3 * t + np.pi), 0, None)
+    return (0.2 * voiced / np.abs(voiced).max() + 0.05 * fricative).astype(np.float32)

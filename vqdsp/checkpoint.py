@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from vqdsp.atomic import atomic_write
 from vqdsp.config import ModelConfig
 from vqdsp.unet import SEUNet
 
@@ -25,19 +25,6 @@ class CheckpointError(ValueError):
 def config_path(weights: Path) -> Path:
     """The JSON config that lives beside ``weights``."""
     return weights.with_suffix(".json")
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` and rename the result into ``path``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_model(model: SEUNet, path: str | os.PathLike) -> Path:

@@ -20,7 +20,8 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from vqdsp.audio_io import find_audio_files, read_mono
-from vqdsp.checkpoint import atomic_write, save_model
+from vqdsp.atomic import atomic_write
+from vqdsp.checkpoint import save_model
 from vqdsp.config import ModelConfig
 from vqdsp.data import Corpus, NoiseMix, NoisySpeech, load_corpus
 from vqdsp.denoiser import Denoiser
