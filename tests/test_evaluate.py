@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from utils import identity_model, speech_like
+from vqdsp.checkpoint import save_model
+from vqdsp.cli import main
+from vqdsp.evaluate import NoiseRecipe, evaluate, select_files, spectrogram_figure
+from vqdsp.metrics import estimate_delay
+from vqdsp.systems import RNNOISE_DELAY, ModelDenoiser, NoiseReduce, Passthrough, RNNoise, build_systems
+
+
+def _write(folder: Path, name: str, audio: np.ndarray, rate: int = 8000) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    sf.write(folder / name, audio, rate)
+    return folder / name
+
+
+@pytest.fixture
+def clean_dir(tmp_path: Path) -> Path:
+    for seed in range(3):
+        _write(tmp_path / "clean" / "spk", f"utt{seed}.wav", speech_like(1.5, 8000, seed))
+    return tmp_path / "clean"
+
+
+@pytest.fixture
+def babble_dir(tmp_path: Path) -> Path:
+    for seed in range(10, 13):
+        _write(tmp_path / "babble" / "other", f"b{seed}.wav", speech_like(2.0, 8000, seed))
+    return tmp_path / "babble"
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> Path:
+    return save_model(identity_model(), tmp_path / "tiny.safetensors")
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+class Halve:
+    """A toy system: any callable with a name fits."""
+
+    name = "halve"
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        return 0.5 * audio
+
+
+@pytest.mark.parametrize("system", [Passthrough(), NoiseReduce(), RNNoise(), Halve()], ids=repr)
+@pytest.mark.parametrize("sample_rate", [8000, 16000])
+def test_systems_keep_length_dtype_and_alignment(system, sample_rate: int) -> None:
+    clean = speech_like(1.5, sample_rate)
+    noisy = clean + 0.01 * np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32)
+    out = system(noisy, sample_rate)
+    assert out.shape == noisy.shape and out.dtype == np.float32
+    assert estimate_delay(clean, out, sample_rate // 20) == 0
+
+
+def test_rnnoise_delay_is_what_it_measures() -> None:
+    rnnoise = RNNoise()
+    x = speech_like(1.5, 48000)
+    frames = np.zeros(-(-(len(x)) // rnnoise.frame_size) * rnnoise.frame_size + 2 * RNNOISE_DELAY, np.float32)
+    frames[: len(x)] = x * 32767
+    import ctypes
+
+    state = rnnoise._lib.rnnoise_create(None)
+    for start in range(0, len(frames), rnnoise.frame_size):
+        rnnoise._lib.rnnoise_process_frame(state, frames[start : start + rnnoise.frame_size].ctypes.data_as(ctypes.POINTER(ctypes.c_float)), frames[start:].ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+    rnnoise._lib.rnnoise_destroy(state)
+    assert abs(estimate_delay(x, frames / 32767, 3000) - RNNOISE_DELAY) <= 1
+
+
+def test_build_systems_skips_a_missing_extra(monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> None:
+    monkeypatch.setitem(sys.modules, "noisereduce", None)
+    systems, notes = build_systems(["noisy", "model", "noisereduce"], [tiny_model])
+    assert [s.name for s in systems] == ["noisy", "vqdsp:tiny"]
+    assert len(notes) == 1 and "noisereduce skipped" in notes[0]
+    with pytest.raises(ValueError, match="unknown system"):
+        build_systems(["deepfilternet"])
+
+
+def test_select_files_spreads_over_the_list() -> None:
+    files = [Path(f"{c}{i}") for c in "ab" for i in range(10)]
+    picked = select_files(files, 4)
+    assert len(picked) == 4 and picked[0] == files[0] and picked[-1] == files[-1]
+    assert select_files(files, None) == files
+    with pytest.raises(ValueError, match="at least 1"):
+        select_files(files, 0)
+
+
+def test_cli_end_to_end(clean_dir: Path, babble_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    argv = ["eval", str(clean_dir), "-o", str(out), "--noise", "white", "babble", "--snr-db", "0", "10",
+            "--babble-dir", str(babble_dir), "--systems", "noisy", "model", "--model", str(tiny_model),
+            "--limit", "2", "--examples", "2", "-q"]  # fmt: skip
+    assert main(argv) == 0
+    rows = _rows(out / "per_file.csv")
+    assert len(rows) == 2 * 4 * 2  # files x conditions x systems
+    assert {r["file"] for r in rows} == {"clean/spk/utt0.wav", "clean/spk/utt2.wav"}
+    by = {(r["file"], r["noise"], r["snr_db"], r["system"]): float(r["pesq"]) for r in rows}
+    for (f, kind, snr, system), value in by.items():  # the identity model gives back the noisy input
+        if system == "vqdsp:tiny":
+            assert value == pytest.approx(by[f, kind, snr, "noisy"], abs=0.05)
+    summary = _rows(out / "summary.csv")
+    assert len(summary) == (4 + 1) * 2 * 4  # (conditions + all) x systems x metrics
+    md = (out / "summary.md").read_text()
+    assert "| metric | noisy | vqdsp:tiny |" in md and "| babble | 10 |" in md and "PESQ-nb" in md
+    assert (out / "spectrograms.png").is_file()
+    examples = sorted(p.name for p in (out / "examples").iterdir())
+    assert examples == ["00_utt0_white_0dB", "01_utt2_white_10dB"]
+    assert sorted(p.name for p in (out / "examples" / examples[0]).iterdir()) == [
+        "clean.wav", "noisy.wav", "spectrograms.png", "vqdsp_tiny.wav"]  # fmt: skip
+    # the same seed gives the same noise
+    assert main([*argv, "-o", str(tmp_path / "again")]) == 0
+    assert _rows(tmp_path / "again" / "per_file.csv") == rows
+
+
+def test_all_default_systems_on_one_file(clean_dir: Path, tmp_path: Path) -> None:
+    systems, notes = build_systems()
+    assert notes == []
+    result = evaluate([clean_dir], tmp_path / "out", systems, recipe=NoiseRecipe(("white",), (5.0,)), limit=1, examples=1, progress=False)
+    assert result.files == 1
+    means = {e["system"]: e["mean"] for e in result.summary if e["metric"] == "nsr" and e["noise"] == "all"}
+    assert list(means) == ["noisy", "vqdsp", "noisereduce", "rnnoise"]
+    assert means["noisy"] == pytest.approx(-5.0, abs=1e-3)
+    assert all(np.isfinite(list(means.values())))
+
+
+def test_paired_noisy_files_and_skipped_clips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clean, noisy = tmp_path / "clean", tmp_path / "noisy"
+    rng = np.random.default_rng(0)
+    for seed, seconds in enumerate([1.5, 1.5, 0.2]):  # the last one is too short for PESQ and STOI
+        x = speech_like(seconds, 8000, seed)
+        _write(clean, f"u{seed}.wav", x)
+        _write(noisy / "sub", f"u{seed}.wav", x + 0.02 * rng.standard_normal(len(x)).astype(np.float32))
+    import pesq
+
+    real = pesq.pesq
+    calls = []
+
+    def flaky(*args: object) -> float:  # PESQ's own "no utterances" on the first clip
+        calls.append(1)
+        if len(calls) == 1:
+            raise pesq.NoUtterancesError(b"No utterances detected")
+        return real(*args)
+
+    monkeypatch.setattr(pesq, "pesq", flaky)
+    result = evaluate([clean], tmp_path / "out", [Passthrough()], noisy=noisy, progress=False, examples=0)
+    pesq_all = next(e for e in result.summary if e["metric"] == "pesq" and e["noise"] == "all")
+    assert (pesq_all["n"], pesq_all["skipped"]) == (1, 2)
+    assert "| paired |  | " in result.markdown and "(2 skipped)" in result.markdown
+    assert any("1 score(s) NaN: PESQ found no utterance" in n for n in result.notes)
+    assert not (tmp_path / "out" / "examples").exists()
+
+
+def test_spectrogram_figure_panels(tmp_path: Path) -> None:
+    x = speech_like(1.0, 16000)
+    fig = spectrogram_figure(x, x + 0.01, {"noisy": x, "vqdsp": x, "rnnoise": 0.5 * x}, 16000, "example")
+    assert [ax.get_title() for ax in fig.axes] == ["clean", "noisy", "vqdsp", "rnnoise"]
+    assert fig.axes[0].get_ylim()[1] == pytest.approx(8.0)
+    fig.savefig(tmp_path / "f.png")
+    import matplotlib.image
+
+    height, width, _ = matplotlib.image.imread(tmp_path / "f.png").shape
+    assert width > 3 * height
+
+
+def test_cli_bad_inputs(clean_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    base = ["eval", str(clean_dir), "-o", str(out), "--systems", "noisy", "--noise", "white", "--snr-db", "5", "-q"]
+    assert main(["eval", str(clean_dir), "-o", str(out), "--systems", "noisy", "-q"]) == 1
+    assert "babble noise needs" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "nowhere"), "-o", str(out), "-q"]) == 1
+    assert "no such file or folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["eval", str(tmp_path / "empty"), *base[2:]]) == 1
+    assert "no audio files" in capsys.readouterr().err
+    assert main([*base, "--limit", "0"]) == 1
+    assert "at least 1" in capsys.readouterr().err
+    assert main([*base, "--model", str(tmp_path / "missing.safetensors"), "--systems", "model"]) == 1
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main(base) == 1
+    assert "--force" in capsys.readouterr().err
+    assert main([*base, "--force"]) == 0
+    with pytest.raises(ValueError, match="not both"):
+        evaluate([clean_dir], out, [Passthrough()], noisy=clean_dir, recipe=NoiseRecipe())
+    with pytest.raises(ValueError, match="noise types"):
+        NoiseRecipe(("thunder",))
+
+
+def test_model_denoiser_names(tiny_model: Path, tmp_path: Path) -> None:
+    assert ModelDenoiser().name == "vqdsp"
+    assert ModelDenoiser(tiny_model).name == "vqdsp:tiny"
+    run = save_model(identity_model(), tmp_path / "run7" / "model.safetensors")
+    assert ModelDenoiser(run).name == "vqdsp:run7"

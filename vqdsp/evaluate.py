@@ -1,0 +1,349 @@
+"""Evaluate denoisers on clean speech: metric tables, a per-file CSV, spectrogram figures, example WAVs.
+
+Noisy input comes from paired recordings or from a :class:`NoiseRecipe` (noise types x SNRs, seeded
+per file and condition, so a run is reproducible and ``limit`` does not change the noise of a file).
+Files are read, denoised and scored one at a time: only the scores stay in memory.
+
+Outputs in ``out_dir``: ``summary.md`` and ``summary.csv`` (mean and 95% confidence interval per
+system and condition), ``per_file.csv``, ``spectrograms.png`` (the first example) and
+``examples/<name>/`` (clean, noisy and denoised WAVs with their ``spectrograms.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import shutil
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vqdsp.audio_io import find_audio_files, read_mono
+from vqdsp.metrics import METRICS, mean_ci95, score
+from vqdsp.noise import NOISE_TYPES, make_noise, mix_at_snr
+from vqdsp.systems import SYSTEMS, System, build_systems
+
+LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (dB)"}
+BETTER = {"pesq": "higher", "stoi": "higher", "si_sdr": "higher", "nsr": "lower"}
+DIGITS = {"pesq": 2, "stoi": 3, "si_sdr": 1, "nsr": 1}
+MAX_TALKER_FILES = 64
+
+
+@dataclass(frozen=True)
+class NoiseRecipe:
+    """Synthetic noisy input: every clean file mixed with each noise type at each SNR.
+
+    Args:
+        types: noise types from :data:`vqdsp.noise.NOISE_TYPES` (``babble`` needs talkers).
+        snr_db: speech-to-noise ratios, in dB.
+        seed: seeds the noise of each (file, condition) pair.
+    """
+
+    types: tuple[str, ...] = ("white", "pink", "babble")
+    snr_db: tuple[float, ...] = (0.0, 5.0, 10.0)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        bad = [t for t in self.types if t not in NOISE_TYPES or t == "recorded"]
+        if bad or not self.types or not self.snr_db:
+            raise ValueError(f"noise types must be some of white, pink, brown, hum, babble and SNRs non-empty, got {self.types}, {self.snr_db}")
+
+    def conditions(self) -> list[tuple[str, float]]:
+        return [(kind, float(snr)) for kind in self.types for snr in self.snr_db]
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` wrote and found.
+
+    Args:
+        out_dir: folder holding every output.
+        summary: one dict per (condition, system, metric): mean, ci95, n, skipped.
+        markdown: the ``summary.md`` text.
+        files: clean files scored.
+        notes: skipped systems, files and clips, and why.
+    """
+
+    out_dir: Path
+    summary: list[dict]
+    markdown: str
+    files: int
+    notes: list[str] = field(default_factory=list)
+
+
+def select_files(files: Sequence[Path], limit: int | None) -> list[Path]:
+    """At most ``limit`` files spread evenly over ``files`` (so every folder of a sorted list is sampled)."""
+    if limit is None or limit >= len(files):
+        return list(files)
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return [files[i] for i in np.unique(np.linspace(0, len(files) - 1, limit).round().astype(int))]
+
+
+def _clean_files(clean: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
+    """(root, file) for every audio file under the clean folders or files."""
+    out = [(Path(root), f) for root in clean for f in find_audio_files(root)]
+    if not out:
+        raise ValueError(f"no audio files found in {', '.join(map(str, clean))}")
+    return out
+
+
+def _noisy_partner(root: Path, path: Path, noisy: Path, by_stem: dict[str, Path]) -> Path:
+    rel = path.relative_to(root) if root.is_dir() else Path(path.name)
+    if (noisy / rel).is_file():
+        return noisy / rel
+    if path.stem in by_stem:
+        return by_stem[path.stem]
+    raise ValueError(f"no noisy file for {path} in {noisy} (looked for {rel} and a file named {path.stem}.*)")
+
+
+def _label(root: Path, path: Path) -> str:
+    return str(Path(root.name) / path.relative_to(root)) if root.is_dir() else path.name
+
+
+def load_talkers(dirs: Sequence[str | os.PathLike], sample_rate: int, max_files: int = MAX_TALKER_FILES) -> list[np.ndarray]:
+    """Speech for babble noise: up to ``max_files`` files spread evenly over ``dirs``."""
+    files = [f for d in dirs for f in find_audio_files(d)]
+    return [read_mono(f, sample_rate) for f in select_files(files, max_files)]
+
+
+def evaluate(
+    clean: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    systems: Sequence[System],
+    *,
+    noisy: str | os.PathLike | None = None,
+    recipe: NoiseRecipe | None = None,
+    babble_dirs: Sequence[str | os.PathLike] = (),
+    sample_rate: int = 8000,
+    limit: int | None = None,
+    examples: int = 3,
+    max_delay_ms: float = 0.0,
+    overwrite: bool = False,
+    progress: bool = True,
+    notes: Sequence[str] = (),
+) -> EvalResult:
+    """Denoise clean speech made noisy with every system, score it, and write the report.
+
+    Args:
+        clean: folders (searched recursively) or files of clean speech.
+        out_dir: folder for the outputs (see the module docstring).
+        systems: denoisers ``(audio [samples] float32, sample_rate) -> audio``; see :mod:`vqdsp.systems`.
+        noisy: folder of noisy recordings paired with ``clean`` by relative path or file name.
+        recipe: synthetic noise instead (the default recipe when neither is given).
+        babble_dirs: speech of other talkers for ``babble`` noise.
+        sample_rate: rate everything is read, denoised and scored at, in Hz.
+        limit: score at most this many clean files, spread evenly over the sorted list.
+        examples: how many (file, condition) examples to save as WAVs and figures.
+        max_delay_ms: search each output's constant delay up to this, in ms (see :func:`vqdsp.metrics.align`).
+        overwrite: replace the report of an earlier run in ``out_dir``.
+        progress: show a progress bar over files.
+        notes: extra lines for the report (e.g. systems skipped by :func:`~vqdsp.systems.build_systems`).
+    """
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    if noisy is not None and recipe is not None:
+        raise ValueError("give either paired noisy files or a noise recipe, not both")
+    if not systems:
+        raise ValueError("no systems to evaluate")
+    if (out_dir / "summary.md").exists() and not overwrite:
+        raise FileExistsError(f"{out_dir} already holds an evaluation; pass overwrite=True (--force) to replace it")
+    pairs = _clean_files(clean)
+    recipe = recipe or (NoiseRecipe() if noisy is None else None)
+    conditions = recipe.conditions() if recipe else [("paired", math.nan)]
+    talkers: list[np.ndarray] = []
+    if recipe and "babble" in recipe.types:
+        if not babble_dirs:
+            raise ValueError("babble noise needs speech from other talkers: pass babble_dirs (--babble-dir)")
+        talkers = load_talkers(babble_dirs, sample_rate)
+    index = {f: i for i, (_, f) in enumerate(pairs)}
+    chosen = select_files([f for _, f in pairs], limit)
+    roots = dict((f, r) for r, f in pairs)
+    by_stem = {f.stem: f for f in find_audio_files(noisy)} if noisy is not None else {}
+    max_delay = round(max_delay_ms * sample_rate / 1000)
+    wanted = {(k, k % len(conditions)) for k in range(min(examples, len(chosen)))}
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    caught_messages: Counter[str] = Counter()
+    notes = list(notes)
+    partial = out_dir / "per_file.csv.partial"
+    with partial.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, ["file", "noise", "snr_db", "system", *METRICS])
+        writer.writeheader()
+        for k, path in enumerate(tqdm(chosen, desc="evaluating", unit="file", disable=not progress)):
+            root = roots[path]
+            try:
+                ref = read_mono(path, sample_rate)
+                paired = read_mono(_noisy_partner(root, path, Path(noisy), by_stem), sample_rate) if noisy is not None else None
+            except ValueError as err:
+                notes.append(f"skipped {path}: {err}")
+                continue
+            for c, (kind, snr) in enumerate(conditions):
+                if paired is not None:
+                    mixture = paired
+                else:
+                    rng = np.random.default_rng([recipe.seed, index[path], c])
+                    try:
+                        mixture = mix_at_snr(ref, make_noise(kind, len(ref), rng, sample_rate, talkers=talkers), snr)
+                    except ValueError as err:
+                        notes.append(f"skipped {path} at {kind} {snr:g} dB: {err}")
+                        continue
+                outputs = {s.name: s(mixture, sample_rate) for s in systems}
+                for name, out in outputs.items():
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        scores = score(ref, out, sample_rate, max_delay=max_delay).as_dict()
+                    caught_messages.update(str(w.message) for w in caught)
+                    row = {"file": _label(root, path), "noise": kind, "snr_db": snr, "system": name, **scores}
+                    writer.writerow(row)
+                    rows.append({k_: row[k_] for k_ in ("noise", "snr_db", "system", *METRICS)})
+                if (k, c) in wanted:
+                    _save_example(out_dir, f"{k:02d}_{path.stem}_{_condition_name(kind, snr)}", ref, mixture, outputs, sample_rate)
+            fh.flush()
+    os.replace(partial, out_dir / "per_file.csv")
+    notes += [f"{count} score(s) NaN: {message}" for message, count in caught_messages.items()]
+    summary = summarize(rows, conditions, [s.name for s in systems])
+    markdown = write_report(out_dir, summary, conditions, [s.name for s in systems], notes, len(chosen), sample_rate)
+    return EvalResult(out_dir, summary, markdown, len(chosen), notes)
+
+
+def _condition_name(kind: str, snr: float) -> str:
+    return kind if math.isnan(snr) else f"{kind}_{snr:g}dB"
+
+
+def summarize(rows: list[dict], conditions: list[tuple[str, float]], systems: list[str]) -> list[dict]:
+    """Mean, 95% CI, n and NaN count per (condition, system, metric), plus ``all`` over every condition."""
+    out = []
+    groups = [(kind, snr) for kind, snr in conditions] + [("all", math.nan)]
+    for kind, snr in groups:
+        for system in systems:
+            sel = [r for r in rows if r["system"] == system and (kind == "all" or (r["noise"] == kind and (r["snr_db"] == snr or math.isnan(snr))))]
+            for metric in METRICS:
+                values = [r[metric] for r in sel]
+                mean, ci, n = mean_ci95(values)
+                out.append({"noise": kind, "snr_db": snr, "system": system, "metric": metric, "mean": mean, "ci95": ci, "n": n, "skipped": len(values) - n})
+    return out
+
+
+def _cell(entry: dict) -> str:
+    d = DIGITS[entry["metric"]]
+    if entry["n"] == 0:
+        return "n/a"
+    text = f"{entry['mean']:.{d}f}" + ("" if math.isnan(entry["ci95"]) else f" ± {entry['ci95']:.{d}f}")
+    return text + (f" ({entry['skipped']} skipped)" if entry["skipped"] else "")
+
+
+def write_report(out_dir: Path, summary: list[dict], conditions: list[tuple[str, float]], systems: list[str], notes: list[str], files: int, sample_rate: int) -> str:
+    """Write ``summary.csv`` and ``summary.md`` (the seed's metric x noisy/denoised table, then per condition)."""
+    with (out_dir / "summary.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, ["noise", "snr_db", "system", "metric", "mean", "ci95", "n", "skipped"])
+        writer.writeheader()
+        writer.writerows(summary)
+    at = {(e["noise"], e["snr_db"] if not math.isnan(e["snr_db"]) else None, e["system"], e["metric"]): e for e in summary}
+    pesq_band = "nb" if sample_rate < 16000 else "wb"
+    label = {**LABELS, "pesq": f"PESQ-{pesq_band}"}
+    head = "| {} | " + " | ".join(systems) + " |\n|---|" + "---|" * len(systems) + "\n"
+    lines = [f"# Evaluation\n\n{files} clean files at {sample_rate} Hz; mean ± 95% confidence interval (Student's t) over files.\n"]
+    lines.append("## All conditions\n\n" + head.format("metric"))
+    for m in METRICS:
+        lines.append(f"| {label[m]} ({BETTER[m]} is better) | " + " | ".join(_cell(at["all", None, s, m]) for s in systems) + " |\n")
+    for m in METRICS:
+        lines.append(f"\n## {label[m]} by condition ({BETTER[m]} is better)\n\n" + head.format("noise | SNR (dB)").replace("|---|", "|---|---|", 1))
+        for kind, snr in conditions:
+            key = None if math.isnan(snr) else snr
+            lines.append(f"| {kind} | {'' if key is None else f'{snr:g}'} | " + " | ".join(_cell(at[kind, key, s, m]) for s in systems) + " |\n")
+    if notes:
+        lines.append("\n## Notes\n\n" + "".join(f"- {n}\n" for n in notes))
+    text = "".join(lines)
+    (out_dir / "summary.md").write_text(text)
+    return text
+
+
+def spectrogram_figure(clean: np.ndarray, noisy: np.ndarray, outputs: dict[str, np.ndarray], sample_rate: int, title: str = ""):
+    """Clean / noisy / each denoised log-magnitude spectrogram side by side (the seed's figure), one colour scale.
+
+    ``outputs`` maps system names to audio; the passthrough (``noisy``) is not drawn twice.
+    Returns a :class:`matplotlib.figure.Figure` with one axis per panel, titled by panel.
+    """
+    from matplotlib.figure import Figure
+
+    from vqdsp.config import StftConfig
+    from vqdsp.stft import log_magnitude, stft
+
+    scale = sample_rate / 8000
+    nperseg = round(519 * scale)
+    cfg = StftConfig(sample_rate=sample_rate, nperseg=nperseg, noverlap=nperseg - max(1, round(31 * scale)))
+    panels = {"clean": clean, "noisy": noisy, **{k: v for k, v in outputs.items() if k != "noisy"}}
+    specs = {k: log_magnitude(stft(np.asarray(v, dtype=np.float32), cfg), cfg) for k, v in panels.items()}
+    vmax = float(specs["clean"].max())
+    fig = Figure(figsize=(3.2 * len(specs), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(specs), sharey=True, squeeze=False)[0]
+    extent = (0, len(clean) / sample_rate, 0, sample_rate / 2000)
+    for ax, (name, spec) in zip(axes, specs.items()):
+        ax.imshow(spec, origin="lower", aspect="auto", extent=extent, vmin=vmax - 12, vmax=vmax, cmap="magma")
+        ax.set(title=name, xlabel="time (s)")
+    axes[0].set_ylabel("frequency (kHz)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _save_example(out_dir: Path, name: str, clean: np.ndarray, noisy: np.ndarray, outputs: dict[str, np.ndarray], sample_rate: int) -> None:
+    from vqdsp.files import write_audio
+
+    folder = out_dir / "examples" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for label, audio in {"clean": clean, "noisy": noisy, **{k: v for k, v in outputs.items() if k != "noisy"}}.items():
+        write_audio(folder / f"{label.replace(':', '_')}.wav", np.asarray(audio, dtype=np.float32)[None], sample_rate)
+    spectrogram_figure(clean, noisy, outputs, sample_rate, name).savefig(folder / "spectrograms.png", dpi=100)
+    if not (out_dir / "spectrograms.png").exists() or name.startswith("00_"):
+        shutil.copyfile(folder / "spectrograms.png", out_dir / "spectrograms.png")
+
+
+def add_eval_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``vqdsp eval`` on the CLI's sub-parsers."""
+    p = sub.add_parser("eval", help="score denoisers on clean speech made noisy (STOI, PESQ, SI-SDR, NSR)")
+    p.add_argument("clean", nargs="+", help="folders or files of clean speech")
+    p.add_argument("-o", "--out", default="out/eval", help="folder for tables, figures and examples")
+    p.add_argument("--noisy", help="folder of noisy recordings paired with CLEAN by path or name (instead of --noise)")
+    p.add_argument("--noise", nargs="+", default=list(NoiseRecipe.types), help="noise types to mix in")
+    p.add_argument("--snr-db", nargs="+", type=float, default=list(NoiseRecipe.snr_db), help="SNRs to mix at, in dB")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable")
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS, help="systems to compare")
+    p.add_argument("-m", "--model", action="append", help="model .safetensors for 'model' (default: the shipped one); repeatable")
+    p.add_argument("--limit", type=int, help="score at most N clean files, spread over the list")
+    p.add_argument("--examples", type=int, default=3, help="examples to save as WAVs and spectrogram figures")
+    p.add_argument("--sample-rate", type=int, default=8000, help="rate to read, denoise and score at, in Hz")
+    p.add_argument("--max-delay-ms", type=float, default=0.0, help="undo a constant delay of outputs up to this, in ms")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-f", "--force", action="store_true", help="replace an earlier evaluation in --out")
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from vqdsp.cli import fatal
+
+    try:
+        systems, notes = build_systems(args.systems, args.model)
+        for note in notes:
+            print(f"vqdsp: note: {note}")
+        recipe = None if args.noisy else NoiseRecipe(tuple(args.noise), tuple(args.snr_db), args.seed)
+        result = evaluate(
+            args.clean, args.out, systems, noisy=args.noisy, recipe=recipe, babble_dirs=args.babble_dir or [],
+            sample_rate=args.sample_rate, limit=args.limit, examples=args.examples, max_delay_ms=args.max_delay_ms,
+            overwrite=args.force, progress=not args.quiet, notes=notes,
+        )
+    except (OSError, ValueError) as err:
+        return fatal(str(err))
+    print(result.markdown)
+    print(f"wrote {result.out_dir}")
+    return 0

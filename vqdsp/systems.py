@@ -1,0 +1,169 @@
+"""The denoisers an evaluation compares, behind one interface: ``system(audio, sample_rate) -> audio``.
+
+``audio`` is ``[samples]`` float32; the output has the same length and is time-aligned with the
+input. noisereduce and RNNoise (``pyrnnoise``) are optional extras (``pip install vqdsp[peers]``):
+:func:`build_systems` skips a missing one with a note instead of failing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from vqdsp.audio_io import resample
+
+SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise")
+RNNOISE_RATE = 48000
+RNNOISE_DELAY = 960  # samples at 48 kHz, measured by cross-correlation (tests/test_evaluate.py checks it)
+
+
+class System(Protocol):
+    """A denoiser to evaluate: ``name`` labels it in reports."""
+
+    name: str
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray: ...
+
+
+class Passthrough:
+    """The noisy input itself: the baseline every table row compares with."""
+
+    name = "noisy"
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        return np.asarray(audio, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return "Passthrough()"
+
+
+class ModelDenoiser:
+    """A vqdsp model checkpoint (the shipped one when ``path`` is None) through :class:`~vqdsp.Denoiser`.
+
+    Args:
+        path: ``.safetensors`` model with its ``.json`` beside it, or a run folder.
+        name: label in reports (default: ``vqdsp`` for the shipped model, else the file's name).
+        attenuation_limit_db: the deepest suppression allowed, in dB (None: the model's own).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, name: str | None = None, attenuation_limit_db: float | None = None) -> None:
+        from vqdsp.checkpoint import load_model
+        from vqdsp.denoiser import Denoiser
+
+        self.path = Path(path) if path is not None else None
+        self.name = name or model_label(self.path)
+        self.denoiser = Denoiser(load_model(self.path), attenuation_limit_db=attenuation_limit_db)
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        return self.denoiser(np.asarray(audio, dtype=np.float32), sample_rate)
+
+    def __repr__(self) -> str:
+        return f"ModelDenoiser(path={str(self.path) if self.path else None!r}, name={self.name!r})"
+
+
+def model_label(path: Path | None) -> str:
+    """``vqdsp`` for the shipped model; otherwise the file's stem, or its folder for ``model.safetensors``."""
+    if path is None:
+        return "vqdsp"
+    stem = path.name if path.is_dir() else path.stem
+    return f"vqdsp:{path.parent.name if stem == 'model' else stem}"
+
+
+class NoiseReduce:
+    """Spectral gating by ``noisereduce.reduce_noise`` (non-stationary by default).
+
+    Args:
+        stationary: estimate one noise profile for the whole clip instead of tracking it.
+        prop_decrease: fraction of the noise to remove, 0..1.
+    """
+
+    name = "noisereduce"
+
+    def __init__(self, stationary: bool = False, prop_decrease: float = 1.0) -> None:
+        import noisereduce  # noqa: F401  (fail early when the extra is missing)
+
+        self.stationary = stationary
+        self.prop_decrease = prop_decrease
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        import noisereduce
+
+        audio = np.asarray(audio, dtype=np.float32)
+        out = noisereduce.reduce_noise(y=audio, sr=sample_rate, stationary=self.stationary, prop_decrease=self.prop_decrease)
+        return _fit(np.asarray(out, dtype=np.float32), len(audio))
+
+    def __repr__(self) -> str:
+        return f"NoiseReduce(stationary={self.stationary}, prop_decrease={self.prop_decrease})"
+
+
+class RNNoise:
+    """Xiph's RNNoise through ``pyrnnoise``'s ctypes binding, at any sample rate.
+
+    RNNoise works at 48 kHz on 480-sample frames of 16-bit-scaled floats: the audio is resampled
+    to 48 kHz and back (zero-phase polyphase filters), and the network's delay of
+    :data:`RNNOISE_DELAY` samples is cut off, so the output lines up with the input.
+    A fresh RNNoise state is used for every call.
+    """
+
+    name = "rnnoise"
+
+    def __init__(self) -> None:
+        from pyrnnoise import rnnoise
+
+        if rnnoise.SAMPLE_RATE != RNNOISE_RATE:
+            raise ImportError(f"pyrnnoise works at {rnnoise.SAMPLE_RATE} Hz, expected {RNNOISE_RATE}")
+        self._lib, self.frame_size = rnnoise.lib, rnnoise.FRAME_SIZE
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        audio = np.asarray(audio, dtype=np.float32)
+        x = resample(audio, sample_rate, RNNOISE_RATE)
+        frames = -(-(len(x) + RNNOISE_DELAY) // self.frame_size)
+        buf = np.zeros(frames * self.frame_size, dtype=np.float32)
+        buf[: len(x)] = np.clip(x, -1.0, 1.0) * 32767.0
+        state = self._lib.rnnoise_create(None)
+        try:
+            for start in range(0, len(buf), self.frame_size):
+                ptr = buf[start : start + self.frame_size].ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+                self._lib.rnnoise_process_frame(state, ptr, ptr)  # in place
+        finally:
+            self._lib.rnnoise_destroy(state)
+        out = buf[RNNOISE_DELAY : RNNOISE_DELAY + len(x)] / 32767.0
+        return _fit(resample(out, RNNOISE_RATE, sample_rate).astype(np.float32), len(audio))
+
+    def __repr__(self) -> str:
+        return "RNNoise()"
+
+
+def _fit(audio: np.ndarray, length: int) -> np.ndarray:
+    return audio[:length] if len(audio) >= length else np.pad(audio, (0, length - len(audio)))
+
+
+def build_systems(names: list[str] | tuple[str, ...] = SYSTEMS, models: list[str | os.PathLike] | None = None) -> tuple[list[System], list[str]]:
+    """Systems by name (see :data:`SYSTEMS`), and notes on optional ones that were skipped.
+
+    Args:
+        names: which systems, in report order; ``model`` stands for every entry of ``models``.
+        models: checkpoints for ``model`` (default: the shipped model).
+    """
+    systems: list[System] = []
+    notes: list[str] = []
+    for name in names:
+        if name == "noisy":
+            systems.append(Passthrough())
+        elif name == "model":
+            systems.extend(ModelDenoiser(m) for m in (models or [None]))
+        elif name in ("noisereduce", "rnnoise"):
+            try:
+                systems.append(NoiseReduce() if name == "noisereduce" else RNNoise())
+            except (ImportError, OSError) as err:
+                notes.append(f"{name} skipped: not available ({err}); install it with `pip install vqdsp[peers]`")
+        else:
+            raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
+    labels = [s.name for s in systems]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"two systems share a name in {labels}; give the model files different names")
+    return systems, notes
