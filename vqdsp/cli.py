@@ -18,14 +18,16 @@ def fatal(message: str) -> int:
 
 
 def _denoise(args: argparse.Namespace) -> int:
-    from vqdsp.files import denoise_file
+    from vqdsp.effect import VQDenoise
+    from vqdsp.files import process_file
 
     source = Path(args.input) if args.input else EXAMPLE
     target = Path(args.output) if args.output else source.with_name(f"{source.stem}.denoised{source.suffix}")
     if not args.output and not args.input:
         target = Path.cwd() / f"{source.stem}.denoised{source.suffix}"
     try:
-        denoise_file(source, target, model=args.model, attenuation_limit_db=args.attenuation_limit_db, overwrite=args.force)
+        effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device)
+        process_file(effect, source, target, overwrite=args.force)
     except (OSError, ValueError) as err:
         return fatal(str(err))
     print(f"wrote {target}")
@@ -61,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", help="audio file to clean (default: a bundled noisy example)")
     p.add_argument("-o", "--output", help="output file (default: INPUT.denoised.EXT beside the input)")
     p.add_argument("-m", "--model", help="model .safetensors (default: the shipped model)")
-    p.add_argument("--attenuation-limit-db", type=float, default=None, help="deepest noise suppression, in dB")
+    p.add_argument("--attenuation-limit-db", type=float, default=float("inf"), help="deepest noise suppression, in dB")
+    p.add_argument("--mix", type=float, default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")
+    p.add_argument("--device", default="cpu", help="torch device for the model, e.g. cpu or cuda")
     p.add_argument("-f", "--force", action="store_true", help="overwrite OUTPUT if it exists")
     p.set_defaults(run=_denoise)
 
