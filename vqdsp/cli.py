@@ -44,7 +44,7 @@ def _train(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, validation_speakers=args.validation_speaker or [],
         noise=NoiseMix(types=tuple(args.noise), snr_db=tuple(args.snr_db)), noise_dirs=args.noise_dir or [],
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-        seed=args.seed, threads=args.threads,
+        val_segments=args.val_segments, val_utterances=args.val_utterances, seed=args.seed, threads=args.threads,
     )
     model_cfg = ModelConfig(channels=tuple(args.channels), codebook_size=args.codebook_size)
     try:
@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16, help="segments per step (per process)")
     p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
     p.add_argument("--eval-every", type=int, default=200, help="steps between validation and checkpoints")
+    p.add_argument("--val-segments", type=int, default=64, help="segments in the fixed validation set (loss)")
+    p.add_argument("--val-utterances", type=int, default=6, help="held-out utterances scored with PESQ/STOI per epoch (0: none)")
     p.add_argument("--channels", nargs="+", type=int, default=[8, 16, 32, 64], help="channels per U-Net level")
     p.add_argument("--codebook-size", type=int, default=256, help="codes in the bottleneck quantizer")
     p.add_argument("--seed", type=int, default=0, help="random seed")

@@ -136,6 +136,8 @@ def score_utterances(model: SEUNet, corpus: Corpus, cfg: TrainConfig, model_cfg:
     """Mean PESQ / STOI of the model on a few held-out utterances at 5 dB white and babble noise."""
     from vqdsp.noise import make_noise, mix_at_snr
 
+    if cfg.val_utterances == 0:
+        return {}
     rng = np.random.default_rng(20_000 + cfg.seed)
     pool = corpus.validation or corpus.train
     picks = sorted(range(len(pool)), key=lambda i: -len(pool[i]))[: cfg.val_utterances]

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from utils import speech_like
+from vqdsp.config import StftConfig
+from vqdsp.data import NoiseMix, NoisySpeech, load_corpus
+from vqdsp.noise import rms
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    for speaker, rate in [("alice", 8000), ("bob", 16000), ("carol", 44100)]:
+        folder = tmp_path / speaker
+        folder.mkdir()
+        for i in range(3):
+            audio = speech_like(1.5 + i, rate, seed=hash(speaker) % 100 + i)
+            sf.write(folder / f"{i}.wav", np.stack([audio, audio], 1) if speaker == "carol" else audio, rate)
+    sf.write(tmp_path / "alice" / "silence.wav", np.zeros(8000, np.float32), 8000)
+    (tmp_path / "alice" / "notes.txt").write_text("not audio")
+    return tmp_path
+
+
+def test_split_is_by_speaker_and_resamples(corpus_dir: Path) -> None:
+    corpus = load_corpus([corpus_dir], 8000, validation_speakers=["bob"])
+    assert corpus.validation_speakers == ["bob"] and corpus.train_speakers == ["alice", "carol"]
+    assert len(corpus.validation) == 3 and len(corpus.train) == 6  # the silent file is skipped
+    assert sorted(len(u) for u in corpus.validation) == [12000, 20000, 28000]  # 16 kHz -> 8 kHz
+    assert all(u.ndim == 1 and u.dtype == np.float32 for u in corpus.train)  # stereo folded to mono
+
+
+def test_default_split_holds_out_whole_speakers(corpus_dir: Path) -> None:
+    corpus = load_corpus([corpus_dir], 8000)
+    assert len(corpus.validation_speakers) == 1
+    assert not set(corpus.validation_speakers) & set(corpus.train_speakers)
+
+
+def test_unknown_validation_speaker_is_named(corpus_dir: Path) -> None:
+    with pytest.raises(ValueError, match="dave"):
+        load_corpus([corpus_dir], 8000, validation_speakers=["dave"])
+
+
+def test_empty_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no audio files"):
+        load_corpus([tmp_path], 8000)
+
+
+def test_segments_are_model_sized_and_not_silent(corpus_dir: Path) -> None:
+    corpus = load_corpus([corpus_dir], 8000, validation_speakers=["bob"])
+    source = NoisySpeech(corpus.train, NoiseMix(types=("white",), snr_db=(5.0, 5.0), gain_db=(0.0, 0.0)))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        noisy, clean = source.pair(rng)
+        assert noisy.shape == clean.shape == (8000,)
+        assert rms(clean) > 0.01
+        snr = 10 * np.log10(np.mean(clean**2) / np.mean((noisy - clean) ** 2))
+        assert snr == pytest.approx(5.0, abs=0.01)
+        assert np.abs(noisy).max() < 1.0
+
+
+def test_batches_are_spectrograms(corpus_dir: Path) -> None:
+    corpus = load_corpus([corpus_dir], 8000, validation_speakers=["bob"])
+    source = NoisySpeech(corpus.train, NoiseMix(spectrogram_noise=0.5), StftConfig())
+    noisy, clean = source.batch(3, np.random.default_rng(0))
+    assert noisy.shape == clean.shape == (3, 260, 260)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from safetensors.torch import load_file
+
+from utils import speech_like
+from vqdsp.checkpoint import CheckpointError, load_model
+from vqdsp.config import ModelConfig
+from vqdsp.data import NoiseMix
+from vqdsp.train import TrainConfig, train
+
+TINY = ModelConfig(channels=(4, 8), se_reduction=2, codebook_size=16)
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    for speaker in ("a", "b", "c"):
+        (root / speaker).mkdir()
+        for i in range(2):
+            sf.write(root / speaker / f"{i}.wav", speech_like(2.0, 8000, seed=ord(speaker) + i), 8000)
+    return root
+
+
+def config(corpus_dir: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(
+        data=[str(corpus_dir)], out=str(out), validation_speakers=["c"], steps=4, batch_size=2,
+        eval_every=2, val_segments=4, val_utterances=0, noise=NoiseMix(types=("white", "babble")), threads=1,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def history(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+
+
+def test_training_lowers_the_loss_and_writes_its_logs(corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    final = train(config(corpus_dir, out, steps=60, eval_every=20, lr=5e-3), TINY)
+    losses = [h["val_loss"] for h in history(out)]
+    assert losses[-1] < losses[0] * 0.8
+    assert load_model(final).config == TINY
+    for name in ("history.csv", "loss.png", "train_config.json", "checkpoint/optimizer.safetensors"):
+        assert (out / name).is_file()
+
+
+def test_resume_continues_exactly(corpus_dir: Path, tmp_path: Path) -> None:
+    straight = train(config(corpus_dir, tmp_path / "straight"), TINY)
+    train(config(corpus_dir, tmp_path / "split", steps=2), TINY)
+    resumed = train(config(corpus_dir, tmp_path / "split"), TINY, resume=True)
+    a, b = load_file(str(straight)), load_file(str(resumed))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert np.array_equal(a[key].numpy(), b[key].numpy()), key
+    assert [h["step"] for h in history(tmp_path / "split")] == [2, 4]
+
+
+def test_an_existing_run_is_not_overwritten(corpus_dir: Path, tmp_path: Path) -> None:
+    train(config(corpus_dir, tmp_path / "run", steps=2), TINY)
+    with pytest.raises(FileExistsError, match="resume"):
+        train(config(corpus_dir, tmp_path / "run", steps=2), TINY)
+
+
+def test_a_foreign_checkpoint_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"\x00" * 64)
+    path.with_suffix(".json").write_text('{"layers": 12}')
+    with pytest.raises(CheckpointError, match="not a valid vqdsp model config"):
+        load_model(path)
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+        "-m", "vqdsp", "train", str(corpus_dir), "-o", str(out), "--validation-speaker", "c",
+        "--steps", "4", "--eval-every", "2", "--batch-size", "2", "--val-segments", "4",
+        "--val-utterances", "0", "--channels", "4", "8", "--codebook-size", "16", "--threads", "1",
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [h["step"] for h in history(out)] == [2, 4]
+    assert load_model(out / "model.safetensors").config.channels == (4, 8)
