@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml CMakeLists.txt $(wildcard csrc/*.cpp csrc/*.h
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[test,peers,bench]"
+	$(PY) -m pip install --quiet -e ".[test,peers,bench,ray]"
 	touch $@
 
 denoise: setup
