@@ -30,7 +30,7 @@ from vqdsp.noise import NOISE_TYPES, make_noise, mix_at_snr
 from vqdsp.systems import SYSTEMS, System, build_systems
 
 LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (dB)"}
-BETTER = {"pesq": "higher", "stoi": "higher", "si_sdr": "higher", "nsr": "lower"}
+BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓"}
 DIGITS = {"pesq": 2, "stoi": 3, "si_sdr": 1, "nsr": 1}
 MAX_TALKER_FILES = 64
 
@@ -168,7 +168,9 @@ def evaluate(
     roots = dict((f, r) for r, f in pairs)
     by_stem = {f.stem: f for f in find_audio_files(noisy)} if noisy is not None else {}
     max_delay = round(max_delay_ms * sample_rate / 1000)
-    wanted = {(k, k % len(conditions)) for k in range(min(examples, len(chosen)))}
+    n_examples = min(examples, len(chosen))
+    step = len(conditions) // max(1, min(n_examples, len(conditions))) + 1  # spread over types and SNRs
+    wanted = {(k, k * step % len(conditions)) for k in range(n_examples)}
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
@@ -206,7 +208,7 @@ def evaluate(
                     writer.writerow(row)
                     rows.append({k_: row[k_] for k_ in ("noise", "snr_db", "system", *METRICS)})
                 if (k, c) in wanted:
-                    _save_example(out_dir, f"{k:02d}_{path.stem}_{_condition_name(kind, snr)}", ref, mixture, outputs, sample_rate)
+                    _save_example(out_dir, f"{k:02d}_{path.stem[-40:]}_{_condition_name(kind, snr)}", ref, mixture, outputs, sample_rate)
             fh.flush()
     os.replace(partial, out_dir / "per_file.csv")
     notes += [f"{count} score(s) NaN: {message}" for message, count in caught_messages.items()]
@@ -251,19 +253,22 @@ def write_report(out_dir: Path, summary: list[dict], conditions: list[tuple[str,
     pesq_band = "nb" if sample_rate < 16000 else "wb"
     label = {**LABELS, "pesq": f"PESQ-{pesq_band}"}
     head = "| {} | " + " | ".join(systems) + " |\n|---|" + "---|" * len(systems) + "\n"
-    lines = [f"# Evaluation\n\n{files} clean files at {sample_rate} Hz; mean ± 95% confidence interval (Student's t) over files.\n"]
+    lines = [
+        f"# Evaluation\n\n{files} clean files at {sample_rate} Hz. Mean ± 95% confidence interval (Student's t) "
+        "over files (for *all conditions*: over every file and condition); ↑ higher is better, ↓ lower is better.\n\n"
+    ]
     lines.append("## All conditions\n\n" + head.format("metric"))
     for m in METRICS:
-        lines.append(f"| {label[m]} ({BETTER[m]} is better) | " + " | ".join(_cell(at["all", None, s, m]) for s in systems) + " |\n")
+        lines.append(f"| {label[m]} {BETTER[m]} | " + " | ".join(_cell(at["all", None, s, m]) for s in systems) + " |\n")
     for m in METRICS:
-        lines.append(f"\n## {label[m]} by condition ({BETTER[m]} is better)\n\n" + head.format("noise | SNR (dB)").replace("|---|", "|---|---|", 1))
+        lines.append(f"\n## {label[m]} {BETTER[m]} by condition\n\n" + head.format("noise | SNR (dB)").replace("|---|", "|---|---|", 1))
         for kind, snr in conditions:
             key = None if math.isnan(snr) else snr
             lines.append(f"| {kind} | {'' if key is None else f'{snr:g}'} | " + " | ".join(_cell(at[kind, key, s, m]) for s in systems) + " |\n")
     if notes:
         lines.append("\n## Notes\n\n" + "".join(f"- {n}\n" for n in notes))
     text = "".join(lines)
-    (out_dir / "summary.md").write_text(text)
+    (out_dir / "summary.md").write_text(text, encoding="utf-8")
     return text
 
 
