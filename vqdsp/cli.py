@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vqdsp.evaluate import add_eval_parser
+from vqdsp.master import add_master_parser
 
 EXAMPLE = Path(__file__).parent / "examples" / "noisy_speech.wav"
 
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_train)
 
     add_eval_parser(sub)
+    add_master_parser(sub)
     return parser
 
 
