@@ -69,8 +69,8 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
     """Jobs for files, folders (searched recursively) and glob patterns, mirroring folders under ``output_dir``.
 
     A file given directly lands at ``output_dir/<name>``; a file found in folder ``D`` at
-    ``output_dir/<its path under D>``. Hidden files and anything inside ``output_dir`` are left
-    out. Raises ``FileNotFoundError`` for an input that matches nothing and ``ValueError`` when
+    ``output_dir/<its path under D>``. Hidden files, and ``output_dir`` where it lies inside
+    ``D``, are left out. Raises ``FileNotFoundError`` for an input that matches nothing and ``ValueError`` when
     two inputs would write the same output or an output would replace an input.
     """
     out = Path(output_dir).resolve()
@@ -83,8 +83,10 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
             found = [(f, f.relative_to(match)) for f in sorted(match.rglob("*"))] if match.is_dir() else [(match, Path(match.name))]
             if match.is_file() and match.suffix.lower() not in AUDIO_SUFFIXES and Path(pattern).exists():
                 raise ValueError(f"{match} is not a file vqdsp master reads; use {', '.join(sorted(AUDIO_SUFFIXES))}")
+            # An output folder inside an input folder holds earlier results, not inputs.
+            skip = out if match.is_dir() and out != match.resolve() and out.is_relative_to(match.resolve()) else None
             for source, relative in found:
-                if not _is_audio(source, out) or (match.is_dir() and _hidden(relative)):
+                if not _is_audio(source, skip) or (match.is_dir() and _hidden(relative)):
                     continue
                 suffix, forced = LOSSLESS_FOR.get(source.suffix.lower(), (source.suffix, None))
                 target = out / relative.with_suffix(suffix)
@@ -96,8 +98,10 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
     return list(jobs.values())
 
 
-def _is_audio(path: Path, output_dir: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith(".") and not path.resolve().is_relative_to(output_dir)
+def _is_audio(path: Path, skip: Path | None) -> bool:
+    if not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES or path.name.startswith("."):
+        return False
+    return skip is None or not path.resolve().is_relative_to(skip)
 
 
 def _hidden(relative: Path) -> bool:

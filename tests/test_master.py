@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from utils import identity_model, speech_like
+from vqdsp.checkpoint import save_model
+from vqdsp.cli import main
+from vqdsp.loudness import measure_file
+from vqdsp.master import plan_jobs
+
+TARGET = -23.0
+CEILING = -1.0
+
+
+@pytest.fixture
+def preset(tmp_path: Path) -> Path:
+    save_model(identity_model(), tmp_path / "id.safetensors")
+    path = tmp_path / "test.toml"
+    path.write_text(
+        f"[loudness]\ntarget_lufs = {TARGET}\ntrue_peak_dbtp = {CEILING}\n\n"
+        '[[effects]]\nname = "VQDenoise"\nmodel = "id.safetensors"\n\n'
+        '[[effects]]\nname = "HighpassFilter"\ncutoff_frequency_hz = 60\n'
+    )
+    return path
+
+
+def _write_inputs(root: Path) -> dict[str, tuple[int, int, str]]:
+    """Mixed formats, rates and channel counts, one corrupt file; returns name -> (rate, channels, subtype)."""
+    (root / "sub" / "deeper").mkdir(parents=True)
+    x16 = speech_like(1.5, 16000, seed=1)
+    sf.write(root / "a.wav", 0.2 * x16, 16000, subtype="PCM_16")
+    sf.write(root / "sub" / "b.flac", np.stack([x16, 0.5 * x16], 1), 16000, subtype="PCM_24")
+    sf.write(root / "sub" / "deeper" / "c.ogg", speech_like(1.2, 44100, seed=2), 44100)
+    sf.write(root / "d.wav", np.stack([speech_like(1.0, 8000, seed=3)] * 2, 1) * 0.05, 8000, subtype="FLOAT")
+    (root / "sub" / "bad.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEnot really audio")
+    (root / "notes.txt").write_text("not audio")
+    return {
+        "a.wav": (16000, 1, "PCM_16"),
+        "sub/b.flac": (16000, 2, "PCM_24"),
+        "sub/deeper/c.ogg": (44100, 1, "VORBIS"),
+        "d.wav": (8000, 2, "FLOAT"),
+    }
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _report(out: Path) -> dict[str, dict]:
+    doc = json.loads((out / "master-report.json").read_text())
+    return {Path(f["input"]).name: f for f in doc["files"]}
+
+
+def test_batch_of_mixed_files(tmp_path: Path, preset: Path, capsys: pytest.CaptureFixture) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    expected = _write_inputs(inputs)
+    out.mkdir()
+    (out / "d.wav").write_bytes(b"already mastered")  # done in an earlier run
+    before = _digests(inputs)
+
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 1
+
+    assert _digests(inputs) == before  # inputs never modified
+    assert (out / "d.wav").read_bytes() == b"already mastered"  # nothing overwritten
+    assert "bad.wav" in capsys.readouterr().err
+    for name, (rate, channels, subtype) in expected.items():
+        if name == "d.wav":
+            continue
+        info = sf.info(out / name)  # layout mirrored, rate, channels, length and subtype kept
+        assert (info.samplerate, info.channels, info.subtype) == (rate, channels, subtype), name
+        assert info.frames == sf.info(inputs / name).frames
+        level = measure_file(out / name)
+        assert level.integrated_lufs == pytest.approx(TARGET, abs=0.5), name
+        assert level.true_peak_dbtp <= CEILING + (0.5 if subtype == "VORBIS" else 0.05), name
+    assert not (out / "sub" / "bad.wav").exists()
+    assert not [p for p in out.rglob(".*")]  # no temporary files left
+    report = _report(out)
+    assert report["bad.wav"]["status"] == "failed" and "cannot read" in report["bad.wav"]["error"]
+    assert report["d.wav"]["status"] == "skipped"
+    assert {report[n]["status"] for n in ("a.wav", "b.flac", "c.ogg")} == {"done"}
+    assert report["a.wav"]["gain_db"] == pytest.approx(TARGET - report["a.wav"]["input_lufs"], abs=0.2)
+    assert report["a.wav"]["duration_s"] == pytest.approx(1.5)
+    rows = (out / "master-report.csv").read_text().splitlines()
+    assert len(rows) == 1 + 5 and rows[0].startswith("input,output,status")
+
+
+def test_interrupted_batch_resumes_with_what_is_missing(tmp_path: Path, preset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    for i in range(3):
+        sf.write(inputs / f"take{i}.wav", speech_like(1.0, 16000, seed=i), 16000, subtype="PCM_16")
+    import vqdsp.loudness  # the output's atomic write, patched to be interrupted half-way through file 2
+
+    original = vqdsp.loudness.atomic_write
+    calls = []
+
+    def interrupted_write(path, write):
+        calls.append(path)
+        if len(calls) < 2:
+            return original(path, write)
+
+        def half_then_interrupt(tmp):
+            write(tmp)
+            raise KeyboardInterrupt  # Ctrl-C while the second output is being written
+
+        return original(path, half_then_interrupt)
+
+    monkeypatch.setattr(vqdsp.loudness, "atomic_write", interrupted_write)
+    args = ["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]
+    assert main(args) == 130
+    assert [p.name for p in out.glob("*.wav")] == ["take0.wav"]  # the interrupted file is not there, not half there
+    assert not [p for p in out.rglob(".*")]
+    first = (out / "take0.wav").stat().st_mtime_ns
+
+    monkeypatch.setattr(vqdsp.loudness, "atomic_write", original)
+    assert main(args) == 0
+    assert sorted(p.name for p in out.glob("*.wav")) == ["take0.wav", "take1.wav", "take2.wav"]
+    assert (out / "take0.wav").stat().st_mtime_ns == first
+    report = _report(out)
+    assert [report[f"take{i}.wav"]["status"] for i in range(3)] == ["skipped", "done", "done"]
+
+
+def test_overwrite_replaces_outputs_only_when_asked(tmp_path: Path, preset: Path) -> None:
+    source, out = tmp_path / "in.wav", tmp_path / "out"
+    sf.write(source, speech_like(1.0, 8000), 8000)
+    (out).mkdir()
+    (out / "in.wav").write_bytes(b"old")
+    args = ["master", str(source), "-o", str(out), "--preset", str(preset), "--no-progress"]
+    assert main(args) == 0
+    assert (out / "in.wav").read_bytes() == b"old"
+    assert main([*args, "--overwrite"]) == 0
+    assert sf.info(out / "in.wav").frames == 8000
+
+
+def test_bad_preset_fails_before_any_file_is_touched(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source, out, bad = tmp_path / "in.wav", tmp_path / "out", tmp_path / "bad.toml"
+    sf.write(source, speech_like(1.0, 8000), 8000)
+    bad.write_text('[[effects]]\nname = "HighPassFilter"\n')
+    assert main(["master", str(source), "-o", str(out), "--preset", str(bad)]) == 1
+    assert "did you mean 'HighpassFilter'" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["master", str(source), "-o", str(out), "--preset", "loudest"]) == 1
+    assert not out.exists()
+
+
+def test_plan_mirrors_folders_and_leaves_out_the_output_folder(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    _write_inputs(root)
+    (root / "mastered").mkdir()
+    sf.write(root / "mastered" / "a.wav", np.zeros(100), 8000)  # an earlier run's output inside the input folder
+    jobs = plan_jobs([str(root)], root / "mastered")
+    assert sorted(Path(j.target).relative_to(root / "mastered").as_posix() for j in jobs) == [
+        "a.wav", "d.wav", "sub/b.flac", "sub/bad.wav", "sub/deeper/c.ogg"
+    ]
+    globbed = plan_jobs([str(root / "**" / "*.flac"), str(root / "a.wav")], tmp_path / "o")
+    assert sorted(Path(j.target).name for j in globbed) == ["a.wav", "b.flac"]
+
+
+def test_plan_refuses_what_would_lose_data(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    _write_inputs(root)
+    with pytest.raises(ValueError, match="over itself"):
+        plan_jobs([str(root)], root)
+    (tmp_path / "other").mkdir()
+    sf.write(tmp_path / "other" / "a.wav", np.zeros(100), 8000)
+    with pytest.raises(ValueError, match="both be written"):
+        plan_jobs([str(root), str(tmp_path / "other")], tmp_path / "o")
+    with pytest.raises(FileNotFoundError, match="no such"):
+        plan_jobs([str(tmp_path / "missing*.wav")], tmp_path / "o")
+    with pytest.raises(ValueError, match="not a file vqdsp master reads"):
+        plan_jobs([str(root / "notes.txt")], tmp_path / "o")
+
+
+def test_mp3_input_is_written_losslessly(tmp_path: Path, preset: Path) -> None:
+    from pedalboard.io import AudioFile
+
+    source, out = tmp_path / "call.mp3", tmp_path / "out"
+    with AudioFile(str(source), "w", 44100, 1) as f:
+        f.write(speech_like(1.0, 44100)[None])
+    assert main(["master", str(source), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
+    info = sf.info(out / "call.flac")
+    assert (info.samplerate, info.channels, info.subtype) == (44100, 1, "PCM_24")
+    assert measure_file(out / "call.flac").integrated_lufs == pytest.approx(TARGET, abs=0.5)
+
+
+def test_process_pool(tmp_path: Path, preset: Path) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    for i in range(3):
+        sf.write(inputs / f"t{i}.flac", speech_like(1.0, 16000, seed=i), 16000, subtype="PCM_16")
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--jobs", "2", "--no-progress"]) == 0
+    report = _report(out)
+    assert [report[f"t{i}.flac"]["status"] for i in range(3)] == ["done"] * 3
+    for i in range(3):
+        assert measure_file(out / f"t{i}.flac").integrated_lufs == pytest.approx(TARGET, abs=0.5)
+
+
+def test_builtin_speech_preset_with_the_shipped_model(tmp_path: Path) -> None:
+    source, out = tmp_path / "talk.wav", tmp_path / "out"
+    noisy = speech_like(2.0, 16000) + 0.01 * np.random.default_rng(0).standard_normal(32000).astype(np.float32)
+    sf.write(source, noisy, 16000, subtype="PCM_16")
+    assert main(["master", str(source), "-o", str(out), "--no-progress"]) == 0
+    level = measure_file(out / "talk.wav")
+    file = _report(out)["talk.wav"]
+    assert level.true_peak_dbtp <= -1.0 + 0.05
+    # Gain only: the target is met unless the true-peak ceiling stopped the gain first.
+    assert level.integrated_lufs == pytest.approx(-16.0, abs=0.5) or (file["peak_limited"] and level.integrated_lufs < -16.0)
+
+
+def test_show_preset(capsys: pytest.CaptureFixture) -> None:
+    assert main(["master", "--show-preset", "speech"]) == 0
+    assert 'name = "VQDenoise"' in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_ray_backend(tmp_path: Path, preset: Path) -> None:
+    ray = pytest.importorskip("ray")
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    for i in range(2):
+        sf.write(inputs / f"r{i}.wav", speech_like(1.0, 8000, seed=i), 8000, subtype="PCM_16")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rc = main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--backend", "ray", "--no-progress"])
+    finally:
+        ray.shutdown()
+    assert rc == 0
+    report = _report(out)
+    assert [report[f"r{i}.wav"]["status"] for i in range(2)] == ["done", "done"]
+    assert measure_file(out / "r0.wav").integrated_lufs == pytest.approx(TARGET, abs=0.5)

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pedalboard
+import pytest
+
+from vqdsp import Pedalboard, VQDenoise
+from vqdsp.presets import BUILTIN, PresetError, effect_names, effect_parameters, load_preset, parse_preset
+
+
+def test_builtin_speech_preset() -> None:
+    preset = load_preset("speech")
+    assert (preset.target_lufs, preset.true_peak_dbtp) == (-16.0, -1.0)
+    board = preset.build()
+    assert isinstance(board, Pedalboard)
+    assert [type(p) for p in board] == [VQDenoise, pedalboard.HighpassFilter, pedalboard.Compressor]
+    assert board[2].ratio == pytest.approx(2.5)
+
+
+def test_preset_file_in_order_with_model_relative_to_the_file(tmp_path: Path) -> None:
+    from utils import identity_model
+    from vqdsp.checkpoint import save_model
+
+    save_model(identity_model(), tmp_path / "id.safetensors")
+    path = tmp_path / "calls.toml"
+    path.write_text(
+        '[loudness]\ntarget_lufs = -23\n\n'
+        '[[effects]]\nname = "Gain"\ngain_db = -3\n\n'
+        '[[effects]]\nname = "VQDenoise"\nmodel = "id.safetensors"\nmix = 0.5\n\n'
+        '[[effects]]\nname = "Resample"\ntarget_sample_rate = 16000\nquality = "Linear"\n'
+    )
+    preset = load_preset(path)
+    assert (preset.name, preset.target_lufs, preset.true_peak_dbtp) == ("calls", -23.0, None)
+    board = preset.build()
+    assert [type(p).__name__ for p in board] == ["Gain", "VQDenoise", "Resample"]
+    assert board[1].model == str(tmp_path / "id.safetensors")
+    assert board[2].quality == pedalboard.Resample.Quality.Linear
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[effects]]\nname = "Compresor"', "unknown effect 'Compresor' (did you mean 'Compressor'?)"),
+        ('[[effects]]\nname = "Compressor"\nthreshold = -20', "unknown parameter 'threshold' (did you mean 'threshold_db'?)"),
+        ('[[effects]]\nname = "VQDenoise"\nattenuation_db = 20', "unknown parameter 'attenuation_db'"),
+        ('[[effects]]\nname = "Pedalboard"', "unknown effect 'Pedalboard'"),
+        ('[[effects]]\nratio = 2', "needs name"),
+        ("[loudnes]\ntarget_lufs = -16", "unknown key 'loudnes' (did you mean 'loudness'?)"),
+        ("[loudness]\ntarget_lufs = -16\nceiling = -1", "unknown key 'ceiling'"),
+        ("[loudness]\ntarget_lufs = 5", "target_lufs must be a number <= 0"),
+        ('[loudness]\ntrue_peak_dbtp = "loud"', "true_peak_dbtp must be a number"),
+        ("name = ", "not valid TOML"),
+    ],
+)
+def test_bad_preset_is_a_clear_error_when_parsed(text: str, message: str) -> None:
+    with pytest.raises(PresetError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+        parse_preset(text, "t")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[effects]]\nname = "Compressor"\nratio = 0.5', "ratio must be a value >= 1"),
+        ('[[effects]]\nname = "Compressor"\nratio = "high"', "cannot make Compressor"),
+        ('[[effects]]\nname = "VQDenoise"\nmix = 2.0', "mix must be between 0 and 1"),
+        ('[[effects]]\nname = "Resample"\nquality = "Best"', "not one of"),
+    ],
+)
+def test_bad_value_is_a_clear_error_when_built(text: str, message: str) -> None:
+    preset = parse_preset(text, "t")
+    with pytest.raises(PresetError, match=message):
+        preset.build()
+
+
+def test_unknown_preset_name() -> None:
+    with pytest.raises(PresetError, match="built-in preset"):
+        load_preset("podcastt")
+
+
+def test_every_listed_effect_has_readable_parameters() -> None:
+    assert {"VQDenoise", "HighpassFilter", "Compressor", "Gain", "NoiseGate", "Limiter"} <= set(effect_names())
+    assert list(effect_parameters("Compressor")) == ["threshold_db", "ratio", "attack_ms", "release_ms"]
+    for name in effect_names():
+        assert all(key.isidentifier() for key in effect_parameters(name))
+
+
+def test_builtin_presets_parse() -> None:
+    for name in BUILTIN:
+        assert load_preset(name).effects
