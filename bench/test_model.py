@@ -1,0 +1,68 @@
+"""The model alone: forward time of the shipped SE-U-Net per second of audio, by device and precision.
+
+Each group runs one batch of 1 s segments (``[B, 260, 260]`` log-magnitudes at 8 kHz) through the
+default model; float32 (contiguous) is the reference the other variants of the group compare with.
+bfloat16 runs under CPU/CUDA autocast; a variant the model or the device cannot run is skipped
+with the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from utils import is_quick, record
+
+from vqdsp.checkpoint import load_model
+from vqdsp.stft import log_magnitude, stft
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
+VARIANTS = ["float32", "channels_last", "bfloat16"]
+BATCH = 16  # vqdsp.Denoiser's default batch of segments
+
+
+@pytest.fixture(scope="module")
+def log_mags(request: pytest.FixtureRequest) -> np.ndarray:
+    from utils import speech_plus_noise
+
+    model_stft = load_model().config.stft
+    batch = 1 if is_quick(request.config) else BATCH
+    audio = speech_plus_noise(batch * model_stft.segment_samples / model_stft.sample_rate)
+    segments = audio.reshape(batch, model_stft.segment_samples)
+    return log_magnitude(stft(segments, model_stft), model_stft)
+
+
+def _forward_fn(variant: str, device: str, x: torch.Tensor):  # noqa: ANN202
+    model = load_model(device=device)
+    if variant == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def forward() -> torch.Tensor:
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=variant == "bfloat16"):
+            gain = model(x).log_gain
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return gain
+
+    return forward
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_model_forward(benchmark, log_mags: np.ndarray, device: str, variant: str) -> None:  # noqa: ANN001
+    benchmark.group = f"model forward ({device})"
+    x = torch.from_numpy(log_mags).to(device)
+    forward = _forward_fn(variant, device, x)
+    try:
+        reference = _forward_fn("float32", device, x)()
+        gain = forward()  # also the warm-up
+    except (RuntimeError, TypeError, NotImplementedError) as err:
+        pytest.skip(f"{variant} on {device} not supported by the model: {err}")
+    seconds = len(log_mags)  # one 1 s segment per batch entry
+    record(
+        benchmark, f"vqdsp SEUNet {variant}", device, variant=variant, input_shape=list(log_mags.shape), audio_seconds=seconds,
+        reference="vqdsp SEUNet float32", max_abs_diff_db=float((gain.float() - reference).abs().max()) * 20 / np.log(10),
+    )
+    benchmark.pedantic(forward, rounds=5, warmup_rounds=0, iterations=1)
+    assert gain.shape == x.shape
