@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -35,7 +37,41 @@ T* checked(py::array& a, const char* name, std::initializer_list<int64_t> shape,
   return static_cast<T*>(writable ? a.mutable_data() : const_cast<void*>(a.data()));
 }
 
-inline int clamp_threads(int threads) { return threads < 1 ? 1 : threads; }
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// Threads for one call: at most `requested`, and no more than one per `grain` units of `work`.
+inline int plan_threads(int requested, int64_t work, int64_t grain) {
+  const int64_t useful = grain > 0 ? (work + grain - 1) / grain : requested;
+  const int64_t n = requested < useful ? requested : useful;
+  return n < 1 ? 1 : static_cast<int>(n);
+}
+
+// While alive, OpenMP may run the calling thread's parallel regions on fewer threads than asked when
+// the machine is busy (dynamic adjustment), instead of waiting at every join for a descheduled thread.
+// OMP_DYNAMIC=false in the environment turns this off. Scoped: the caller's setting is restored.
+class DynamicThreads {
+ public:
+  DynamicThreads() {
+#ifdef _OPENMP
+    previous_ = omp_get_dynamic();
+    const char* env = std::getenv("OMP_DYNAMIC");
+    const bool off = env && (std::strcmp(env, "false") == 0 || std::strcmp(env, "FALSE") == 0 || std::strcmp(env, "0") == 0);
+    omp_set_dynamic(off ? 0 : 1);
+#endif
+  }
+  ~DynamicThreads() {
+#ifdef _OPENMP
+    omp_set_dynamic(previous_);
+#endif
+  }
+  DynamicThreads(const DynamicThreads&) = delete;
+  DynamicThreads& operator=(const DynamicThreads&) = delete;
+
+ private:
+  int previous_ = 0;
+};
 
 // SE excitation of one batch item: scale[c] = sigmoid(W2 relu(W1 mean + b1) + b2)[c]; `hidden` gets W1 mean + b1.
 inline void se_mlp(const float* mean, const float* w1, const float* b1, const float* w2, const float* b2,

@@ -241,7 +241,8 @@ void search(const Rows& src, const float* codebook, int64_t n, int64_t k, int64_
   // Codes per cache block: about 256 KiB of packed codebook, shared by a whole block of rows.
   const int64_t k_tiles_per_block = std::max<int64_t>(1, (256 * 1024) / (tw * (d + 1) * 4));
   const int64_t block = rt * kRowTilesPerBlock, n_blocks = (n + block - 1) / block;
-  threads = static_cast<int>(std::min<int64_t>(clamp_threads(threads), n_blocks));
+  threads = std::min(plan_threads(threads, n * k * d, int64_t{1} << 22), static_cast<int>(std::min<int64_t>(n_blocks, 1 << 20)));
+  DynamicThreads dynamic;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int64_t blk = 0; blk < n_blocks; ++blk) {
     const int64_t r0 = blk * block, rows = std::min(block, n - r0);
@@ -305,9 +306,11 @@ void se_nearest_code(py::array y, py::array w1, py::array b1, py::array w2, py::
   float* pd = checked<float>(distances, "distances", {n}, true);
   float* pm = checked<float>(mean, "mean", {b, d}, true);
   const Isa which = parse_isa(isa);
-  threads = clamp_threads(threads);
   py::gil_scoped_release release;
-  se_squeeze_cpu(py_, b * d, hw, pm, threads);
+  {
+    DynamicThreads dynamic;
+    se_squeeze_cpu(py_, b * d, hw, pm, plan_threads(threads, b * d * hw, int64_t{1} << 18));
+  }
   std::vector<float> scale(b * d), hidden(h);
   for (int64_t i = 0; i < b; ++i) se_mlp(pm + i * d, pw1, pb1, pw2, pb2, d, h, hidden.data(), scale.data() + i * d);
   search(ExcitedRows{py_, scale.data(), d, hw}, pc, n, k, d, which, threads, pi,

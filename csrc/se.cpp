@@ -6,15 +6,42 @@
 
 namespace vqdsp {
 
+namespace {
+
+// The per-plane loops, cloned for AVX-512, AVX2 and the baseline and picked at load time (GCC/Clang on x86-64).
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__APPLE__)
+#define VQ_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VQ_CLONES
+#endif
+constexpr int kLanes = 64;  // independent partial sums: several SIMD accumulators hide the add latency
+
+VQ_CLONES float plane_sum(const float* x, const float* y, int64_t n) {  // sum of x (times y when given)
+  float acc[kLanes] = {};
+  int64_t i = 0;
+  if (y) {
+    for (; i + kLanes <= n; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) acc[j] += x[i + j] * y[i + j];
+  } else {
+    for (; i + kLanes <= n; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) acc[j] += x[i + j];
+  }
+  float s = 0.f;
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  for (; i < n; ++i) s += y ? x[i] * y[i] : x[i];
+  return s;
+}
+
+VQ_CLONES void plane_affine(const float* x, float gate, float shift, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * gate + shift;
+}
+
+}  // namespace
+
 void se_squeeze_cpu(const float* x, int64_t planes, int64_t hw, float* mean, int threads) {
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t p = 0; p < planes; ++p) {
-    const float* src = x + p * hw;
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < hw; ++i) s += src[i];
-    mean[p] = hw > 0 ? s / static_cast<float>(hw) : 0.f;
-  }
+  for (int64_t p = 0; p < planes; ++p)
+    mean[p] = hw > 0 ? plane_sum(x + p * hw, nullptr, hw) / static_cast<float>(hw) : 0.f;
 }
 
 int64_t check_se_weights(py::array& w1, py::array& b1, py::array& w2, py::array& b2, int64_t channels,
@@ -29,6 +56,8 @@ int64_t check_se_weights(py::array& w1, py::array& b1, py::array& w2, py::array&
 }
 
 namespace {
+
+constexpr int64_t kGrain = 1 << 18;  // elements per thread, at the least
 
 struct Shape {
   int64_t b, c, hw;
@@ -47,20 +76,15 @@ void se_forward(py::array x, py::array w1, py::array b1, py::array w2, py::array
   const int64_t h = check_se_weights(w1, b1, w2, b2, s.c, &pw1, &pb1, &pw2, &pb2);
   float* po = checked<float>(out, "out", {s.b, s.c, x.shape(2), x.shape(3)}, true);
   float* pm = checked<float>(mean, "mean", {s.b, s.c}, true);
-  threads = clamp_threads(threads);
+  threads = plan_threads(threads, s.b * s.c * s.hw, kGrain);
   py::gil_scoped_release release;
+  DynamicThreads dynamic;
   se_squeeze_cpu(px, s.b * s.c, s.hw, pm, threads);
   std::vector<float> scale(s.b * s.c), hidden(h);
   for (int64_t b = 0; b < s.b; ++b)
     se_mlp(pm + b * s.c, pw1, pb1, pw2, pb2, s.c, h, hidden.data(), scale.data() + b * s.c);
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t p = 0; p < s.b * s.c; ++p) {
-    const float g = scale[p];
-    const float* src = px + p * s.hw;
-    float* dst = po + p * s.hw;
-#pragma omp simd
-    for (int64_t i = 0; i < s.hw; ++i) dst[i] = src[i] * g;
-  }
+  for (int64_t p = 0; p < s.b * s.c; ++p) plane_affine(px + p * s.hw, scale[p], 0.f, po + p * s.hw, s.hw);
 }
 
 void se_backward(py::array grad, py::array x, py::array mean, py::array w1, py::array b1, py::array w2, py::array b2,
@@ -76,18 +100,13 @@ void se_backward(py::array grad, py::array x, py::array mean, py::array w1, py::
   float* pdb1 = checked<float>(db1, "db1", {h}, true);
   float* pdw2 = checked<float>(dw2, "dW2", {s.c, h}, true);
   float* pdb2 = checked<float>(db2, "db2", {s.c}, true);
-  threads = clamp_threads(threads);
+  threads = plan_threads(threads, s.b * s.c * s.hw, kGrain);
   py::gil_scoped_release release;
+  DynamicThreads dynamic;
   const int64_t planes = s.b * s.c;
   std::vector<float> dscale(planes);  // sum over the plane of grad * x
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t p = 0; p < planes; ++p) {
-    const float *g = pg + p * s.hw, *v = px + p * s.hw;
-    float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-    for (int64_t i = 0; i < s.hw; ++i) acc += g[i] * v[i];
-    dscale[p] = acc;
-  }
+  for (int64_t p = 0; p < planes; ++p) dscale[p] = plane_sum(pg + p * s.hw, px + p * s.hw, s.hw);
   std::vector<float> scale(planes), dmean(planes), hidden(h), dg(s.c), dh(h);
   std::fill(pdw1, pdw1 + h * s.c, 0.f);
   std::fill(pdb1, pdb1 + h, 0.f);
@@ -118,13 +137,7 @@ void se_backward(py::array grad, py::array x, py::array mean, py::array w1, py::
     }
   }
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t p = 0; p < planes; ++p) {
-    const float g = scale[p], dm = dmean[p];
-    const float* src = pg + p * s.hw;
-    float* dst = pdx + p * s.hw;
-#pragma omp simd
-    for (int64_t i = 0; i < s.hw; ++i) dst[i] = src[i] * g + dm;
-  }
+  for (int64_t p = 0; p < planes; ++p) plane_affine(pg + p * s.hw, scale[p], dmean[p], pdx + p * s.hw, s.hw);
 }
 
 }  // namespace
