@@ -66,15 +66,16 @@ def test_systems_keep_length_dtype_and_alignment(system, sample_rate: int) -> No
 
 
 def test_rnnoise_delay_is_what_it_measures() -> None:
-    rnnoise = RNNoise()
-    x = speech_like(1.5, 48000)
-    frames = np.zeros(-(-(len(x)) // rnnoise.frame_size) * rnnoise.frame_size + 2 * RNNOISE_DELAY, np.float32)
-    frames[: len(x)] = x * 32767
     import ctypes
 
+    rnnoise = RNNoise()
+    x = speech_like(1.5, 48000)
+    frames = np.zeros(-(-len(x) // rnnoise.frame_size) * rnnoise.frame_size + 2 * RNNOISE_DELAY, np.float32)
+    frames[: len(x)] = x * 32767
     state = rnnoise._lib.rnnoise_create(None)
     for start in range(0, len(frames), rnnoise.frame_size):
-        rnnoise._lib.rnnoise_process_frame(state, frames[start : start + rnnoise.frame_size].ctypes.data_as(ctypes.POINTER(ctypes.c_float)), frames[start:].ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+        ptr = frames[start : start + rnnoise.frame_size].ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        rnnoise._lib.rnnoise_process_frame(state, ptr, ptr)
     rnnoise._lib.rnnoise_destroy(state)
     assert abs(estimate_delay(x, frames / 32767, 3000) - RNNOISE_DELAY) <= 1
 

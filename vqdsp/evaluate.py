@@ -15,6 +15,7 @@ import argparse
 import csv
 import math
 import os
+import re
 import shutil
 import warnings
 from collections import Counter
@@ -172,6 +173,8 @@ def evaluate(
     step = len(conditions) // max(1, min(n_examples, len(conditions))) + 1  # spread over types and SNRs
     wanted = {(k, k * step % len(conditions)) for k in range(n_examples)}
 
+    if (out_dir / "summary.md").exists():  # overwrite: drop the earlier run's examples, which may have other names
+        shutil.rmtree(out_dir / "examples", ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     caught_messages: Counter[str] = Counter()
@@ -203,18 +206,23 @@ def evaluate(
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
                         scores = score(ref, out, sample_rate, max_delay=max_delay).as_dict()
-                    caught_messages.update(str(w.message) for w in caught)
+                    caught_messages.update(re.sub(r"\d+\.\d+ s clip", "shorter clip", str(w.message)) for w in caught)
                     row = {"file": _label(root, path), "noise": kind, "snr_db": snr, "system": name, **scores}
                     writer.writerow(row)
                     rows.append({k_: row[k_] for k_ in ("noise", "snr_db", "system", *METRICS)})
                 if (k, c) in wanted:
-                    _save_example(out_dir, f"{k:02d}_{path.stem[-40:]}_{_condition_name(kind, snr)}", ref, mixture, outputs, sample_rate)
+                    _save_example(out_dir, f"{k:02d}_{_short(path.stem)}_{_condition_name(kind, snr)}", ref, mixture, outputs, sample_rate)
             fh.flush()
     os.replace(partial, out_dir / "per_file.csv")
     notes += [f"{count} score(s) NaN: {message}" for message, count in caught_messages.items()]
     summary = summarize(rows, conditions, [s.name for s in systems])
     markdown = write_report(out_dir, summary, conditions, [s.name for s in systems], notes, len(chosen), sample_rate)
     return EvalResult(out_dir, summary, markdown, len(chosen), notes)
+
+
+def _short(stem: str) -> str:
+    """A file stem for a folder name: the part after the last ``__`` (flattened paths), at most 40 characters."""
+    return stem.rsplit("__", 1)[-1][-40:]
 
 
 def _condition_name(kind: str, snr: float) -> str:
@@ -239,7 +247,9 @@ def _cell(entry: dict) -> str:
     d = DIGITS[entry["metric"]]
     if entry["n"] == 0:
         return "n/a"
-    text = f"{entry['mean']:.{d}f}" + ("" if math.isnan(entry["ci95"]) else f" ± {entry['ci95']:.{d}f}")
+    mean = f"{entry['mean']:.{d}f}"
+    mean = mean.lstrip("-") if float(mean) == 0 else mean  # no "-0.0"
+    text = mean + ("" if math.isnan(entry["ci95"]) else f" ± {entry['ci95']:.{d}f}")
     return text + (f" ({entry['skipped']} skipped)" if entry["skipped"] else "")
 
 
@@ -317,17 +327,17 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``vqdsp eval`` on the CLI's sub-parsers."""
     p = sub.add_parser("eval", help="score denoisers on clean speech made noisy (STOI, PESQ, SI-SDR, NSR)")
     p.add_argument("clean", nargs="+", help="folders or files of clean speech")
-    p.add_argument("-o", "--out", default="out/eval", help="folder for tables, figures and examples")
+    p.add_argument("-o", "--out", default="out/eval", help="folder for tables, figures and examples (default: %(default)s)")
     p.add_argument("--noisy", help="folder of noisy recordings paired with CLEAN by path or name (instead of --noise)")
-    p.add_argument("--noise", nargs="+", default=list(NoiseRecipe.types), help="noise types to mix in")
-    p.add_argument("--snr-db", nargs="+", type=float, default=list(NoiseRecipe.snr_db), help="SNRs to mix at, in dB")
+    p.add_argument("--noise", nargs="+", default=list(NoiseRecipe.types), help="noise types to mix in (default: %(default)s)")
+    p.add_argument("--snr-db", nargs="+", type=float, default=list(NoiseRecipe.snr_db), help="SNRs to mix at, in dB (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable")
-    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS, help="systems to compare")
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS, help="systems to compare (default: all; a missing optional one is skipped)")
     p.add_argument("-m", "--model", action="append", help="model .safetensors for 'model' (default: the shipped one); repeatable")
     p.add_argument("--limit", type=int, help="score at most N clean files, spread over the list")
-    p.add_argument("--examples", type=int, default=3, help="examples to save as WAVs and spectrogram figures")
-    p.add_argument("--sample-rate", type=int, default=8000, help="rate to read, denoise and score at, in Hz")
+    p.add_argument("--examples", type=int, default=3, help="examples to save as WAVs and spectrogram figures (default: %(default)s)")
+    p.add_argument("--sample-rate", type=int, default=8000, help="rate to read, denoise and score at, in Hz (default: %(default)s)")
     p.add_argument("--max-delay-ms", type=float, default=0.0, help="undo a constant delay of outputs up to this, in ms")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-f", "--force", action="store_true", help="replace an earlier evaluation in --out")
