@@ -199,25 +199,28 @@ __global__ void se_gate_backward(const float* mean, const float* ds, const float
   }
 }
 
-// Weight gradients, summed over the batch: one thread per entry of dW1, dW2, db1, db2.
+// Weight gradients, summed over the batch: one thread (grid-stride) per entry of dW1, dW2, db1, db2.
 __global__ void se_weight_grads(const float* mean, const float* dg, const float* dh, const float* act, float* dw1,
                                 float* db1, float* dw2, float* db2, int64_t bsz, int64_t c, int64_t h) {
-  const int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x, hc = h * c;
-  float s = 0.f;
-  if (e < hc) {
-    const int64_t j = e / c, k = e % c;
-    for (int64_t b = 0; b < bsz; ++b) s = fmaf(dh[b * h + j], mean[b * c + k], s);
-    dw1[e] = s;
-  } else if (e < 2 * hc) {
-    const int64_t k = (e - hc) / h, j = (e - hc) % h;
-    for (int64_t b = 0; b < bsz; ++b) s = fmaf(dg[b * c + k], act[b * h + j], s);
-    dw2[e - hc] = s;
-  } else if (e < 2 * hc + h) {
-    for (int64_t b = 0; b < bsz; ++b) s += dh[b * h + (e - 2 * hc)];
-    db1[e - 2 * hc] = s;
-  } else if (e < 2 * hc + h + c) {
-    for (int64_t b = 0; b < bsz; ++b) s += dg[b * c + (e - 2 * hc - h)];
-    db2[e - 2 * hc - h] = s;
+  const int64_t hc = h * c;
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < 2 * hc + h + c;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float s = 0.f;
+    if (e < hc) {
+      const int64_t j = e / c, k = e % c;
+      for (int64_t b = 0; b < bsz; ++b) s = fmaf(dh[b * h + j], mean[b * c + k], s);
+      dw1[e] = s;
+    } else if (e < 2 * hc) {
+      const int64_t k = (e - hc) / h, j = (e - hc) % h;
+      for (int64_t b = 0; b < bsz; ++b) s = fmaf(dg[b * c + k], act[b * h + j], s);
+      dw2[e - hc] = s;
+    } else if (e < 2 * hc + h) {
+      for (int64_t b = 0; b < bsz; ++b) s += dh[b * h + (e - 2 * hc)];
+      db1[e - 2 * hc] = s;
+    } else if (e < 2 * hc + h + c) {
+      for (int64_t b = 0; b < bsz; ++b) s += dg[b * c + (e - 2 * hc - h)];
+      db2[e - 2 * hc - h] = s;
+    }
   }
 }
 
