@@ -1,12 +1,12 @@
 # Two commands on a fresh machine:
 #   make denoise [IN=recording.wav] [OUT=clean.wav]   denoise a file with the shipped model
-#   make test                                         run the test suite
+#   make test                                         run the test suite (and the benchmarks in quick mode)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch; an unpinned install would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup denoise test bench clean
+.PHONY: setup denoise test bench bench-quick clean
 
 setup: $(VENV)/.installed
 
@@ -22,9 +22,14 @@ denoise: setup
 
 test: setup
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory bench-quick
 
 bench: setup
 	$(PY) -m pytest bench/ --benchmark-only
+
+# The benchmarks once each at tiny sizes, no timing (CI: checks they still run; about a minute).
+bench-quick: setup
+	$(PY) -m pytest bench/ --benchmark-disable -q
 
 clean:
 	rm -rf build $(VENV)

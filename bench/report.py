@@ -3,9 +3,9 @@
 One table per benchmark group, every row against the group's reference (vqdsp's own row, or the
 one its ``extra_info["reference"]`` names): ``time / ref`` above 1 means slower than the reference.
 Rows with ``audio_seconds`` get the real-time factor (audio seconds / median wall seconds); memory
-rows get their peak RSS. Usage::
+rows get their peak RSS. Several files (e.g. one benchmark re-run alone) are reported together::
 
-    python bench/report.py out/bench.json [-o out/bench.md]
+    python bench/report.py out/bench.json [more.json ...] [-o out/bench.md]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ TARGETS = (  # (group prefix, row label, what, goal): the README's goals, report
 
 def label(bench: dict) -> str:
     """A row's name: ``extra_info["label"]``, else the ``method`` parameter, else the test's name."""
-    return str(bench.get("extra_info", {}).get("label") or bench.get("params", {}).get("method") or bench["name"])
+    return str((bench.get("extra_info") or {}).get("label") or (bench.get("params") or {}).get("method") or bench["name"])
 
 
 def seconds(bench: dict) -> float:
@@ -39,7 +39,7 @@ def fmt_time(s: float) -> str:
 
 def reference(rows: list[dict]) -> dict:
     """The row the others are compared with: the named reference, else the first vqdsp row, else the first."""
-    named = rows[0].get("extra_info", {}).get("reference")
+    named = (rows[0].get("extra_info") or {}).get("reference")
     for row in rows:
         if named is not None and label(row) == named:
             return row
@@ -47,13 +47,13 @@ def reference(rows: list[dict]) -> dict:
 
 
 def rtf(bench: dict) -> float | None:
-    audio = bench.get("extra_info", {}).get("audio_seconds")
+    audio = (bench.get("extra_info") or {}).get("audio_seconds")
     return None if audio is None else float(audio) / seconds(bench)
 
 
 def group_table(name: str, rows: list[dict]) -> list[str]:
     ref = reference(rows)
-    info = [r.get("extra_info", {}) for r in rows]
+    info = [r.get("extra_info") or {} for r in rows]
     memory = any("peak_rss_mb" in i for i in info)
     extras = [k for k in ("gflops", "gb_per_s") if any(k in i for i in info)]
     head = ["", "median", f"time / {label(ref)}"]
@@ -65,20 +65,20 @@ def group_table(name: str, rows: list[dict]) -> list[str]:
     lines = [f"**{name}** (median of {min(r['stats']['rounds'] for r in rows)}+ rounds)", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row, i in zip(rows, info):
-        cells = [label(row), fmt_time(seconds(row)), f"{seconds(row) / seconds(ref):.2f}"]
+        cells = [label(row), fmt_time(seconds(row)), f"{seconds(row) / seconds(ref):.3g}"]
         if "real-time factor" in head:
             factor = rtf(row)
             cells.append("" if factor is None else f"{factor:.3g}x")
         if memory:
-            cells += [f"{i[k]:.0f} MB" if k in i else "" for k in ("peak_rss_mb", "short_peak_rss_mb", "rss_after_load_mb")]
+            cells += [f"{i[k]:.0f} MB" if i.get(k) == i.get(k) and k in i else "" for k in ("peak_rss_mb", "short_peak_rss_mb", "rss_after_load_mb")]
         cells += [str(i.get(k, "")) for k in extras]
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
 
 def machine_line(benches: list[dict]) -> str:
-    info = benches[0].get("extra_info", {})
-    loads = [b["extra_info"]["load_avg_1min"] for b in benches if "load_avg_1min" in b.get("extra_info", {})]
+    info = benches[0].get("extra_info") or {}
+    loads = [b["extra_info"]["load_avg_1min"] for b in benches if "load_avg_1min" in (b.get("extra_info") or {})]
     parts = [f"{info.get('cpu', '?')}, {info.get('cpu_count', '?')} cores, {info.get('torch_threads', '?')} torch threads",
              f"torch {info.get('torch', '?')}, numpy {info.get('numpy', '?')}, Python {info.get('python', '?')}"]
     if info.get("gpu"):
@@ -128,13 +128,15 @@ def render(data: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Markdown tables from a pytest-benchmark JSON file.")
-    parser.add_argument("json", type=Path, help="file written by pytest --benchmark-json")
+    parser.add_argument("json", type=Path, nargs="+", help="files written by pytest --benchmark-json, reported together")
     parser.add_argument("-o", "--output", type=Path, help="write the Markdown here (default: print it)")
     args = parser.parse_args(argv)
     try:
-        text = render(json.loads(args.json.read_text()))
+        runs = [json.loads(path.read_text()) for path in args.json]
+        data = {**runs[0], "benchmarks": [b for run in runs for b in run.get("benchmarks", [])]}
+        text = render(data)
     except (OSError, ValueError, KeyError) as err:
-        print(f"error: cannot make a report from {args.json}: {err}", file=sys.stderr)
+        print(f"error: cannot make a report from {', '.join(map(str, args.json))}: {err}", file=sys.stderr)
         return 1
     if args.output:
         args.output.write_text(text)
