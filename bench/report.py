@@ -1,7 +1,8 @@
 """Turn a saved benchmark run (``pytest bench/ --benchmark-json out/bench.json``) into Markdown tables.
 
-One table per benchmark group, every row against the group's reference (vqdsp's own row, or the
-one its ``extra_info["reference"]`` names): ``time / ref`` above 1 means slower than the reference.
+One table per benchmark group, every row against the group's reference (the row its
+``extra_info["reference"]`` names, else the first: vqdsp's own): ``time / ref`` above 1 means
+slower than the reference.
 Rows with ``audio_seconds`` get the real-time factor (audio seconds / median wall seconds); memory
 rows get their peak RSS. Several files (e.g. one benchmark re-run alone) are reported together::
 
@@ -38,12 +39,12 @@ def fmt_time(s: float) -> str:
 
 
 def reference(rows: list[dict]) -> dict:
-    """The row the others are compared with: the named reference, else the first vqdsp row, else the first."""
+    """The row the others are compared with: the one ``extra_info["reference"]`` names, else the first."""
     named = (rows[0].get("extra_info") or {}).get("reference")
     for row in rows:
         if named is not None and label(row) == named:
             return row
-    return next((r for r in rows if label(r).startswith("vqdsp")), rows[0])
+    return rows[0]
 
 
 def rtf(bench: dict) -> float | None:

@@ -125,7 +125,7 @@ def _record(benchmark, name: str, long: dict, short: dict, long_s: float, short_
     record(
         benchmark, name, audio_seconds=long_s, short_audio_seconds=short_s, peak_rss_mb=round(long["peak_rss_mb"], 1),
         short_peak_rss_mb=round(short["peak_rss_mb"], 1), **({"rss_after_load_mb": round(long["rss_after_load_mb"], 1)} if "rss_after_load_mb" in long else {}),
-        wall_seconds=round(long["wall_seconds"], 2), target_peak_rss_mb=500,
+        wall_seconds=round(long["wall_seconds"], 2), target_peak_rss_mb=500, reference="VQDenoise reset=False",
     )
 
 
