@@ -71,13 +71,6 @@ class TrainConfig:
     amp: bool = True
     threads: int = 0
 
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        d = dict(d)
-        d["noise"] = NoiseMix(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.get("noise", {}).items()})
-        d["loss"] = LossWeights(**d.get("loss", {}))
-        return cls(**d)
-
 
 class Checkpoint:
     """A resumable training state in ``folder``: model (safetensors + config), optimiser tensors, and the rest as JSON."""
