@@ -12,6 +12,7 @@ from pedalboard import Compressor, Gain, HighpassFilter
 from pedalboard.io import AudioFile
 
 from vqdsp import Pedalboard, VQDenoise
+from vqdsp.framing import flush_padding
 
 
 def main(source: str, target: str) -> None:
@@ -26,9 +27,12 @@ def main(source: str, target: str) -> None:
             out.write(chunk[:, skip:])
             skip = max(0, skip - chunk.shape[1])
 
+        chunk = np.zeros((f.num_channels, 0), np.float32)
         while f.tell() < f.frames:
-            write(board(f.read(f.samplerate * 10), f.samplerate, reset=False))
-        write(board(np.zeros((f.num_channels, latency), np.float32), f.samplerate, reset=False))
+            chunk = f.read(f.samplerate * 10)
+            write(board(chunk, f.samplerate, reset=False))
+        # Flush: push the mirror image of the end, so the last second is denoised like the rest.
+        write(board(flush_padding(chunk, latency), f.samplerate, reset=False))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pedalboard.io import AudioFile
 from utils import identity_model, speech_like
 from vqdsp import Pedalboard, VQDenoise
 from vqdsp.checkpoint import save_model
+from vqdsp.framing import flush_padding
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_streaming_through_the_chain(identity_effect: VQDenoise) -> None:
     board = Pedalboard([Gain(-3), identity_effect, Gain(3)])
     whole = board(audio, 8000)
     board.reset()
-    padded = np.concatenate([audio, np.zeros((1, board.latency_samples), np.float32)], axis=1)
+    padded = np.concatenate([audio, flush_padding(audio, board.latency_samples)], axis=1)
     parts = [board(padded[:, i : i + 3000], 8000, reset=False) for i in range(0, padded.shape[1], 3000)]
     streamed = np.concatenate(parts, axis=1)[:, board.latency_samples :]
     assert np.allclose(streamed, whole, atol=1e-4)

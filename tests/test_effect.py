@@ -9,6 +9,7 @@ import scipy.signal
 from utils import speech_like, wideband_speech_like
 from vqdsp import VQDenoise
 from vqdsp.checkpoint import save_model
+from vqdsp.framing import flush_padding
 from vqdsp.noise import mix_at_snr, rms, white_noise
 
 
@@ -54,7 +55,7 @@ def test_streaming_equals_one_shot_after_the_latency(sample_rate: int, buffer_si
     whole = effect(audio, sample_rate)
     effect.reset()
     latency = effect.latency_at(sample_rate)
-    padded = np.concatenate([audio, np.zeros((2, 3 * sample_rate), np.float32)], axis=1)
+    padded = np.concatenate([audio, flush_padding(audio, latency)], axis=1)
     chunk = 2 * buffer_size + 7 if buffer_size > 1 else 2001
     parts = [effect(padded[:, i : i + chunk], sample_rate, buffer_size=buffer_size, reset=False) for i in range(0, padded.shape[1], chunk)]
     streamed = np.concatenate(parts, axis=1)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vqdsp.config import StftConfig
-from vqdsp.framing import SegmentStream, crossfade_ramp
+from vqdsp.framing import SegmentStream, crossfade_ramp, flush_padding
 from vqdsp.stft import istft, stft
 
 CFG = StftConfig()
@@ -55,7 +55,7 @@ def test_chunked_stream_equals_one_shot_after_the_latency(chunk: int) -> None:
     audio = rng.standard_normal((2, 25000)).astype(np.float32)
     stream = SegmentStream(through_stft, 8000, 2000, channels=2, batch=3)
     whole = stream.process_all(audio)
-    padded = np.concatenate([audio, np.zeros((2, stream.latency), np.float32)], axis=1)
+    padded = np.concatenate([audio, flush_padding(audio, stream.latency)], axis=1)
     chunks = [stream.push(padded[:, i : i + chunk]) for i in range(0, padded.shape[1], chunk)]
     streamed = np.concatenate(chunks, axis=1)
     assert np.all(streamed[:, : stream.latency] == 0)
@@ -74,3 +74,22 @@ def test_wrong_shapes_are_named() -> None:
         SegmentStream(lambda s: s, 100, 60)
     with pytest.raises(ValueError, match=r"\[2, samples\]"):
         SegmentStream(lambda s: s, 100, 20, channels=2).push(np.zeros((1, 10), np.float32))
+
+
+def test_flush_padding_mirrors_the_end() -> None:
+    recent = np.arange(1, 6, dtype=np.float32)[None]
+    assert flush_padding(recent, 7).tolist() == [[5, 4, 3, 2, 1, 1, 2]]
+    assert flush_padding(np.zeros((2, 0), np.float32), 3).shape == (2, 3)
+
+
+def test_the_end_of_a_signal_is_processed_like_its_middle() -> None:
+    """The last segment sees the signal continued (mirrored), not digital silence."""
+    seen = []
+
+    def record(segments: np.ndarray) -> np.ndarray:
+        seen.append(np.abs(segments).min(axis=1))
+        return segments
+
+    noise = np.random.default_rng(0).uniform(0.5, 1.0, (1, 9000)).astype(np.float32)
+    SegmentStream(record, 8000, 2000).process_all(noise)
+    assert np.all(np.concatenate(seen) >= 0.5)

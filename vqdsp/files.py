@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from vqdsp.atomic import atomic_write
+from vqdsp.framing import flush_padding
 
 CHUNK_SECONDS = 10.0
 
@@ -90,7 +91,8 @@ def process_file(
     """Stream ``source`` through ``board`` (an effect or chain) into ``target``; returns the input's info.
 
     The output keeps the input's rate, channels, length and sample format (``subtype`` overrides
-    it). The chain's latency is compensated, so the output lines up with the input.
+    it). The chain's latency is compensated, so the output lines up with the input; the stream is
+    flushed with :func:`~vqdsp.framing.flush_padding`, as a one-shot ``board(audio, rate)`` would be.
     """
     source, target = Path(source), Path(target)
     if target.exists() and target.resolve() == source.resolve():
@@ -109,6 +111,7 @@ def process_file(
                 tmp, "w", info.sample_rate, info.channels, _subtype(fmt, subtype or info.subtype), format=fmt
             ) as out:
                 skip = None
+                recent = np.zeros((info.channels, 0), np.float32)  # the last input, to mirror at the end
                 while True:
                     block = read(chunk)
                     if block.shape[1] == 0:
@@ -118,7 +121,8 @@ def process_file(
                     processed = board(block, info.sample_rate, reset=False)
                     skip = board.latency_samples if skip is None else skip
                     skip = _write_after(out, processed, skip)
-                tail = np.zeros((info.channels, board.latency_samples), np.float32)
+                    recent = np.concatenate([recent, block], axis=1)[:, -board.latency_samples :]
+                tail = flush_padding(recent, board.latency_samples)
                 _write_after(out, board(tail, info.sample_rate, reset=False), skip)
             board.reset()
 

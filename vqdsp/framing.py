@@ -8,7 +8,7 @@ context on both sides, and the weights sum to one: an identity process gives bac
 :class:`SegmentStream` does this incrementally, so a file of any length streams through with
 memory bounded by the segment and chunk sizes. Its output is the processed signal delayed by
 :attr:`SegmentStream.latency` samples, whatever the chunk sizes; processing a whole signal at once
-is the same stream flushed with ``latency`` zeros (:meth:`SegmentStream.process_all`).
+is the same stream flushed with :func:`flush_padding` (:meth:`SegmentStream.process_all`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,19 @@ def crossfade_ramp(overlap: int) -> np.ndarray:
     ramp[start : start + width] = np.sin(0.5 * np.pi * t) ** 2
     ramp[start + width :] = 1.0
     return ramp
+
+
+def flush_padding(recent: np.ndarray, length: int) -> np.ndarray:
+    """What to push after the end of a stream: the mirror image of its last samples ``recent [channels, m]``.
+
+    The last segments then see the recording's own noise floor rather than digital silence (which
+    a model never met in training and which skews its view of the noise), and the output up to the
+    end stays what a longer recording would have given.
+    """
+    if recent.shape[-1] == 0:
+        return np.zeros(recent.shape[:-1] + (length,), np.float32)
+    mirrored = np.pad(recent, [(0, 0)] * (recent.ndim - 1) + [(0, length)], mode="symmetric")
+    return mirrored[..., recent.shape[-1] :].astype(np.float32)
 
 
 class SegmentStream:
@@ -88,7 +101,7 @@ class SegmentStream:
     def process_all(self, audio: np.ndarray) -> np.ndarray:
         """The whole of ``audio [channels, n]`` processed and aligned (the stream, flushed); resets first."""
         self.reset()
-        padded = np.concatenate([audio, np.zeros((self.channels, self.latency), np.float32)], axis=1)
+        padded = np.concatenate([audio, flush_padding(audio, self.latency)], axis=1)
         chunk = 1 << 18
         out = np.concatenate([self.push(padded[:, i : i + chunk]) for i in range(0, padded.shape[1], chunk)], axis=1)
         self.reset()
