@@ -193,14 +193,13 @@ class VQDenoise:
 
     def _stream_for(self, rate: int, channels: int, fresh: bool) -> SegmentStream:
         key = (rate, channels)
-        if fresh or self._stream is None or self._stream_key != key:
-            if not fresh and self._stream is not None and self._stream_key != key:
-                raise ValueError(
-                    f"sample rate or channel count changed mid-stream ({self._stream_key} -> {key}); "
-                    "call reset() or process with reset=True"
-                )
-            self._stream = self._make_stream(rate, channels)
-            self._stream_key = key
+        if not fresh and self._stream is not None and self._stream_key != key:
+            raise ValueError(
+                f"sample rate or channel count changed mid-stream ({self._stream_key} -> {key}); "
+                "call reset() or process with reset=True"
+            )
+        if fresh or self._stream is None:
+            self._stream, self._stream_key = self._make_stream(rate, channels), key
         return self._stream
 
     def _make_stream(self, rate: int, channels: int) -> SegmentStream:
