@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from fractions import Fraction
 
 import numpy as np
-import scipy.signal
 import torch
 
+from vqdsp.audio_io import resample
 from vqdsp.config import StftConfig
 from vqdsp.framing import SegmentStream
 from vqdsp.stft import check_audio, istft, log_magnitude, stft
@@ -81,9 +80,7 @@ class Denoiser:
         if sample_rate == rate:
             model_in = segments
         else:
-            ratio = Fraction(rate, sample_rate).limit_denominator(1000)
-            model_in = scipy.signal.resample_poly(segments, ratio.numerator, ratio.denominator, axis=-1)
-            model_in = _fit_length(model_in.astype(np.float32), self.model_stft.segment_samples)
+            model_in = _fit_length(resample(segments, sample_rate, rate), self.model_stft.segment_samples)
         log_gain = self.log_gains(model_in)
         cfg = self.stft_at(sample_rate)
         spec = stft(segments, cfg)

@@ -76,8 +76,8 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int, str | None]:
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
     """Write ``audio [channels, samples]`` to ``path`` atomically, in ``subtype`` where the format allows it."""
     path = Path(path)
-    fmt = _format_of(path)
-    atomic_write(path, lambda tmp: sf.write(tmp, audio.T, sample_rate, subtype=_subtype(fmt, subtype), format=fmt))
+    fmt = output_format(path)
+    atomic_write(path, lambda tmp: sf.write(tmp, audio.T, sample_rate, subtype=output_subtype(fmt, subtype), format=fmt))
 
 
 def process_file(
@@ -99,7 +99,7 @@ def process_file(
         raise ValueError(f"refusing to write over the input {source}; choose another output")
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; pass overwrite=True (--force) to replace it")
-    fmt = _format_of(target)
+    fmt = output_format(target)
     with open_audio(source) as (info, read):
         if info.frames == 0:
             raise ValueError(f"{source} holds no audio (0 frames)")
@@ -108,7 +108,7 @@ def process_file(
         def write(tmp: Path) -> None:
             board.reset()
             with sf.SoundFile(
-                tmp, "w", info.sample_rate, info.channels, _subtype(fmt, subtype or info.subtype), format=fmt
+                tmp, "w", info.sample_rate, info.channels, output_subtype(fmt, subtype or info.subtype), format=fmt
             ) as out:
                 skip = None
                 recent = np.zeros((info.channels, 0), np.float32)  # the last input, to mirror at the end
@@ -138,7 +138,8 @@ def _write_after(out: sf.SoundFile, processed: np.ndarray, skip: int) -> int:
     return max(0, skip - n)
 
 
-def _format_of(path: Path) -> str:
+def output_format(path: Path) -> str:
+    """The soundfile format to write ``path`` in, from its extension, or a ValueError naming it."""
     fmt = path.suffix.lstrip(".").upper()
     fmt = {"OGA": "OGG", "AIF": "AIFF"}.get(fmt, fmt)
     if fmt not in sf.available_formats():
@@ -146,5 +147,6 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
-def _subtype(fmt: str, subtype: str | None) -> str | None:
+def output_subtype(fmt: str, subtype: str | None) -> str | None:
+    """``subtype`` if ``fmt`` can hold it, else None (the format's default)."""
     return subtype if subtype and sf.check_format(fmt, subtype) else None

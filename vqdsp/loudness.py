@@ -227,14 +227,14 @@ def apply_gain_file(
 
     Integer subtypes are clipped to [-1, 1] rather than left to wrap.
     """
-    from vqdsp.files import _format_of, _subtype, open_audio
+    from vqdsp.files import output_format, output_subtype, open_audio
 
     target = Path(target)
-    fmt = _format_of(target)
+    fmt = output_format(target)
     scale = 10.0 ** (gain_db / 20.0)
     with open_audio(source) as (info, read):
         chunk = max(1, int(chunk_seconds * info.sample_rate))
-        out_subtype = _subtype(fmt, subtype)
+        out_subtype = output_subtype(fmt, subtype)
         clip = out_subtype is None or not out_subtype.startswith(("FLOAT", "DOUBLE"))
 
         def write(tmp: Path) -> None:

@@ -349,9 +349,9 @@ def _master_command(args: argparse.Namespace) -> int:
 def _check_subtype(jobs: Sequence[Job], subtype: str) -> None:
     import soundfile as sf
 
-    from vqdsp.files import _format_of
+    from vqdsp.files import output_format
 
     for job in jobs:
-        fmt = _format_of(Path(job.target))
+        fmt = output_format(Path(job.target))
         if not sf.check_format(fmt, subtype):
             raise ValueError(f"--subtype {subtype} cannot be written as {fmt} ({job.target}); try PCM_16 or PCM_24")
