@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -77,11 +78,18 @@ def test_a_foreign_checkpoint_is_named(tmp_path: Path) -> None:
         load_model(path)
 
 
+def free_port() -> int:
+    """A port nothing listens on now (a fixed one can still be in TIME_WAIT from the last run)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(corpus_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
         "-m", "vqdsp", "train", str(corpus_dir), "-o", str(out), "--validation-speaker", "c",
         "--steps", "4", "--eval-every", "2", "--batch-size", "2", "--val-segments", "4",
         "--val-utterances", "0", "--channels", "4", "8", "--codebook-size", "16", "--threads", "1",
