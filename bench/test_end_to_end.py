@@ -3,7 +3,7 @@
 Each group gives every system the same audio (60 s of speech plus noise; 2 s in quick mode) and
 records ``audio_seconds``, so that ``bench/report.py`` can give the real-time factor (audio
 seconds / wall seconds) and each peer's time relative to vqdsp. The peers are the evaluation's
-wrappers (:mod:`vqdsp.systems`); a peer that is not installed (``pip install vqdsp[bench]``) is
+wrappers (:mod:`vqdsp.evaluation.systems`); a peer that is not installed (``pip install vqdsp[bench]``) is
 skipped. Mono wrappers process a stereo input one channel at a time. vqdsp runs twice: with
 torch's default threads (one per core) and with one thread, like the peers (which use one core);
 on a busy machine the one-thread row is often the faster, as torch's threads wait for each other.
@@ -29,7 +29,7 @@ def _build(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
     if name.startswith("vqdsp"):
         import torch
 
-        from vqdsp.effect import VQDenoise
+        from vqdsp.audio.effect import VQDenoise
 
         effect = VQDenoise()
         if name == "vqdsp":
@@ -44,7 +44,7 @@ def _build(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
                 torch.set_num_threads(before)
 
         return one_thread
-    from vqdsp import systems
+    from vqdsp.evaluation import systems
 
     try:
         system = {

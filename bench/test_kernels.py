@@ -1,4 +1,4 @@
-"""The kernels of vqdsp.ops against what one would write without them, on the CPU at 2 threads (``VQDSP_BENCH_THREADS``).
+"""The kernels of vqdsp.model.ops against what one would write without them, on the CPU at 2 threads (``VQDSP_BENCH_THREADS``).
 
 Each group times alternatives on the same input: the fused nearest-code search against
 ``torch.cdist`` + argmin + gather, the expanded-matmul formula in torch and FAISS ``IndexFlatL2``;
@@ -15,7 +15,7 @@ from functools import lru_cache
 import pytest
 import torch
 
-from vqdsp import ops
+from vqdsp.model import ops
 
 THREADS = int(os.environ.get("VQDSP_BENCH_THREADS", "2"))  # the issue's setting; 1 shows the kernels uncontended
 SEARCH = [(4096, 512, 64), (65536, 512, 64), (65536, 1024, 128), (16384, 8192, 64)]

@@ -70,7 +70,7 @@ def stream_vqdenoise(seconds: float, mark: float) -> dict[str, float]:
     """Stream ``seconds`` of audio through ``VQDenoise(reset=False)``; peak RSS (also after ``mark`` s) and timings."""
     import torch
 
-    from vqdsp.effect import VQDenoise
+    from vqdsp.audio.effect import VQDenoise
 
     torch.set_num_threads(1)  # memory does not depend on it; one thread is the fastest on a busy machine
     effect = VQDenoise()
@@ -148,7 +148,7 @@ def _write_wav(path: Path, seconds: float) -> Path:
     return path
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vqdsp.master") is None, reason="vqdsp master has not landed (no vqdsp/master.py)")
+@pytest.mark.skipif(importlib.util.find_spec("vqdsp.mastering.master") is None, reason="vqdsp master has not landed (no vqdsp/mastering/master.py)")
 def test_memory_master(benchmark, request: pytest.FixtureRequest, tmp_path: Path) -> None:  # noqa: ANN001
     long_s, short_s = _lengths(request.config)
     _group(benchmark, long_s, short_s)

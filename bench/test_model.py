@@ -13,8 +13,8 @@ import pytest
 import torch
 from utils import is_quick, record
 
-from vqdsp.checkpoint import load_model
-from vqdsp.stft import log_magnitude, stft
+from vqdsp.model.checkpoint import load_model
+from vqdsp.audio.stft import log_magnitude, stft
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
 VARIANTS = ["float32", "channels_last", "bfloat16"]

@@ -12,7 +12,7 @@ from pedalboard import Compressor, Gain, HighpassFilter
 from pedalboard.io import AudioFile
 
 from vqdsp import Pedalboard, VQDenoise
-from vqdsp.framing import flush_padding
+from vqdsp.audio.framing import flush_padding
 
 
 def main(source: str, target: str) -> None:

@@ -10,8 +10,8 @@ from pedalboard.io import AudioFile
 
 from utils import identity_model, speech_like
 from vqdsp import Pedalboard, VQDenoise
-from vqdsp.checkpoint import save_model
-from vqdsp.framing import flush_padding
+from vqdsp.model.checkpoint import save_model
+from vqdsp.audio.framing import flush_padding
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from utils import TINY
-from vqdsp.checkpoint import DEFAULT_MODEL, CheckpointError, load_model, save_model
-from vqdsp.config import ModelConfig
-from vqdsp.unet import SEUNet
+from vqdsp.model.checkpoint import DEFAULT_MODEL, CheckpointError, load_model, save_model
+from vqdsp.model.config import ModelConfig
+from vqdsp.model.unet import SEUNet
 
 
 def test_round_trip(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ import pytest
 import soundfile as sf
 
 from utils import speech_like
-from vqdsp.config import StftConfig
-from vqdsp.data import NoiseMix, NoisySpeech, load_corpus
-from vqdsp.noise import rms
+from vqdsp.model.config import StftConfig
+from vqdsp.training.data import NoiseMix, NoisySpeech, load_corpus
+from vqdsp.training.noise import rms
 
 
 @pytest.fixture

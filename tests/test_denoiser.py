@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from utils import identity_model, speech_like
-from vqdsp.denoiser import Denoiser
-from vqdsp.noise import mix_at_snr, rms, white_noise
+from vqdsp.audio.denoiser import Denoiser
+from vqdsp.training.noise import mix_at_snr, rms, white_noise
 
 
 @pytest.mark.parametrize("length", [1, 100, 7999, 8000, 8001, 23456, 60 * 8000])
@@ -33,7 +33,7 @@ def test_attenuation_limit_bounds_the_suppression() -> None:
 
 
 def test_shipped_model_reduces_noise() -> None:
-    from vqdsp.checkpoint import load_model
+    from vqdsp.model.checkpoint import load_model
 
     clean = speech_like(3.0)
     noisy = mix_at_snr(clean, white_noise(len(clean), np.random.default_rng(1)), 0.0)

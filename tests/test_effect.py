@@ -8,9 +8,9 @@ import scipy.signal
 
 from utils import speech_like, wideband_speech_like
 from vqdsp import VQDenoise
-from vqdsp.checkpoint import save_model
-from vqdsp.framing import flush_padding
-from vqdsp.noise import mix_at_snr, rms, white_noise
+from vqdsp.model.checkpoint import save_model
+from vqdsp.audio.framing import flush_padding
+from vqdsp.training.noise import mix_at_snr, rms, white_noise
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import pytest
 import soundfile as sf
 
 from utils import identity_model, speech_like
-from vqdsp.checkpoint import save_model
+from vqdsp.model.checkpoint import save_model
 from vqdsp.cli import main
-from vqdsp.evaluate import NoiseRecipe, evaluate, select_files, spectrogram_figure
-from vqdsp.metrics import estimate_delay
-from vqdsp.systems import RNNOISE_DELAY, ModelDenoiser, NoiseReduce, Passthrough, RNNoise, build_systems
+from vqdsp.evaluation.evaluate import NoiseRecipe, evaluate, select_files, spectrogram_figure
+from vqdsp.evaluation.metrics import estimate_delay
+from vqdsp.evaluation.systems import RNNOISE_DELAY, ModelDenoiser, NoiseReduce, Passthrough, RNNoise, build_systems
 
 
 def _write(folder: Path, name: str, audio: np.ndarray, rate: int = 8000) -> Path:

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vqdsp.config import StftConfig
-from vqdsp.framing import SegmentStream, crossfade_ramp, flush_padding
-from vqdsp.stft import istft, stft
+from vqdsp.model.config import StftConfig
+from vqdsp.audio.framing import SegmentStream, crossfade_ramp, flush_padding
+from vqdsp.audio.stft import istft, stft
 
 CFG = StftConfig()
 

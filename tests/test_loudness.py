@@ -10,7 +10,7 @@ import scipy.signal
 import soundfile as sf
 
 from utils import speech_like
-from vqdsp.loudness import Loudness, LoudnessMeter, TruePeak, apply_gain_file, measure_file, normalisation_gain
+from vqdsp.mastering.loudness import Loudness, LoudnessMeter, TruePeak, apply_gain_file, measure_file, normalisation_gain
 
 
 def _noise_with_quiet_start(rate: int, channels: int, seconds: float) -> np.ndarray:

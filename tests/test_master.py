@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 
 from utils import identity_model, speech_like
-from vqdsp.checkpoint import save_model
+from vqdsp.model.checkpoint import save_model
 from vqdsp.cli import main
-from vqdsp.loudness import measure_file
-from vqdsp.master import plan_jobs
+from vqdsp.mastering.loudness import measure_file
+from vqdsp.mastering.master import plan_jobs
 
 TARGET = -23.0
 CEILING = -1.0
@@ -95,9 +95,9 @@ def test_interrupted_batch_resumes_with_what_is_missing(tmp_path: Path, preset: 
     inputs.mkdir()
     for i in range(3):
         sf.write(inputs / f"take{i}.wav", speech_like(1.0, 16000, seed=i), 16000, subtype="PCM_16")
-    import vqdsp.loudness  # the output's atomic write, patched to be interrupted half-way through file 2
+    import vqdsp.mastering.loudness  # the output's atomic write, patched to be interrupted half-way through file 2
 
-    original = vqdsp.loudness.atomic_write
+    original = vqdsp.mastering.loudness.atomic_write
     calls = []
 
     def interrupted_write(path, write):
@@ -111,14 +111,14 @@ def test_interrupted_batch_resumes_with_what_is_missing(tmp_path: Path, preset: 
 
         return original(path, half_then_interrupt)
 
-    monkeypatch.setattr(vqdsp.loudness, "atomic_write", interrupted_write)
+    monkeypatch.setattr(vqdsp.mastering.loudness, "atomic_write", interrupted_write)
     args = ["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]
     assert main(args) == 130
     assert [p.name for p in out.glob("*.wav")] == ["take0.wav"]  # the interrupted file is not there, not half there
     assert not [p for p in out.rglob(".*")]
     first = (out / "take0.wav").stat().st_mtime_ns
 
-    monkeypatch.setattr(vqdsp.loudness, "atomic_write", original)
+    monkeypatch.setattr(vqdsp.mastering.loudness, "atomic_write", original)
     assert main(args) == 0
     assert sorted(p.name for p in out.glob("*.wav")) == ["take0.wav", "take1.wav", "take2.wav"]
     assert (out / "take0.wav").stat().st_mtime_ns == first

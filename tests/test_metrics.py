@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from utils import speech_like
-from vqdsp import metrics
-from vqdsp.noise import mix_at_snr, white_noise
+from vqdsp.evaluation import metrics
+from vqdsp.training.noise import mix_at_snr, white_noise
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 import scipy.signal
 
 from utils import speech_like
-from vqdsp.noise import NOISE_TYPES, make_noise, mix_at_snr, rms
+from vqdsp.training.noise import NOISE_TYPES, make_noise, mix_at_snr, rms
 
 
 def measured_snr(clean: np.ndarray, noisy: np.ndarray) -> float:

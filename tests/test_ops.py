@@ -1,4 +1,4 @@
-"""The custom ops of vqdsp.ops against their pure-PyTorch references (extension-cpp style).
+"""The custom ops of vqdsp.model.ops against their pure-PyTorch references (extension-cpp style).
 
 Each op has a sample-input factory; every check runs as a ``_cpu`` / ``_cuda`` pair, the CUDA one
 skipped without a GPU and a CUDA build of the extension.
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from vqdsp import ops
+from vqdsp.model import ops
 
 HAS_CORE = ops._core is not None
 HAS_CUDA = HAS_CORE and ops._core.built_with_cuda() and torch.cuda.is_available()

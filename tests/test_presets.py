@@ -6,7 +6,7 @@ import pedalboard
 import pytest
 
 from vqdsp import Pedalboard, VQDenoise
-from vqdsp.presets import BUILTIN, PresetError, effect_names, effect_parameters, load_preset, parse_preset
+from vqdsp.mastering.presets import BUILTIN, PresetError, effect_names, effect_parameters, load_preset, parse_preset
 
 
 def test_builtin_speech_preset() -> None:
@@ -20,7 +20,7 @@ def test_builtin_speech_preset() -> None:
 
 def test_preset_file_in_order_with_model_relative_to_the_file(tmp_path: Path) -> None:
     from utils import identity_model
-    from vqdsp.checkpoint import save_model
+    from vqdsp.model.checkpoint import save_model
 
     save_model(identity_model(), tmp_path / "id.safetensors")
     path = tmp_path / "calls.toml"

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vqdsp.ops import reference_nearest_code
-from vqdsp.quantizer import VectorQuantizer, straight_through
+from vqdsp.model.ops import reference_nearest_code
+from vqdsp.model.quantizer import VectorQuantizer, straight_through
 
 
 def test_picks_the_true_nearest_code() -> None:

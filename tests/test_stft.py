@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from utils import speech_like
-from vqdsp.config import StftConfig
-from vqdsp.stft import check_audio, from_log_magnitude, istft, log_magnitude, stft
+from vqdsp.model.config import StftConfig
+from vqdsp.audio.stft import check_audio, from_log_magnitude, istft, log_magnitude, stft
 
 
 def test_one_second_is_260_by_260() -> None:

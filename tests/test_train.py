@@ -13,10 +13,10 @@ import soundfile as sf
 from safetensors.torch import load_file
 
 from utils import speech_like
-from vqdsp.checkpoint import CheckpointError, load_model
-from vqdsp.config import ModelConfig
-from vqdsp.data import NoiseMix
-from vqdsp.train import TrainConfig, train
+from vqdsp.model.checkpoint import CheckpointError, load_model
+from vqdsp.model.config import ModelConfig
+from vqdsp.training.data import NoiseMix
+from vqdsp.training.train import TrainConfig, train
 
 TINY = ModelConfig(channels=(4, 8), se_reduction=2, codebook_size=16)
 

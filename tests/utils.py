@@ -7,8 +7,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from vqdsp.config import ModelConfig
-from vqdsp.unet import SEUNet
+from vqdsp.model.config import ModelConfig
+from vqdsp.model.unet import SEUNet
 
 TINY = ModelConfig(channels=(4, 8), se_reduction=2, codebook_size=16)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from vqdsp.chain import Pedalboard
-from vqdsp.checkpoint import load_model, save_model
-from vqdsp.config import ModelConfig, StftConfig
-from vqdsp.denoiser import Denoiser
-from vqdsp.effect import VQDenoise
-from vqdsp.unet import SEUNet
+from vqdsp.audio.chain import Pedalboard
+from vqdsp.audio.denoiser import Denoiser
+from vqdsp.audio.effect import VQDenoise
+from vqdsp.model.checkpoint import load_model, save_model
+from vqdsp.model.config import ModelConfig, StftConfig
+from vqdsp.model.unet import SEUNet
 
 __version__ = "0.1.0"
 

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from vqdsp.evaluate import add_eval_parser
-from vqdsp.master import add_master_parser
+from vqdsp.evaluation.evaluate import add_eval_parser
+from vqdsp.mastering.master import add_master_parser
 
 EXAMPLE = Path(__file__).parent / "examples" / "noisy_speech.wav"
 
@@ -19,8 +19,8 @@ def fatal(message: str) -> int:
 
 
 def _denoise(args: argparse.Namespace) -> int:
-    from vqdsp.effect import VQDenoise
-    from vqdsp.files import process_file
+    from vqdsp.audio.effect import VQDenoise
+    from vqdsp.audio.files import process_file
 
     source = Path(args.input) if args.input else EXAMPLE
     target = Path(args.output) if args.output else source.with_name(f"{source.stem}.denoised{source.suffix}")
@@ -36,9 +36,9 @@ def _denoise(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from vqdsp.config import ModelConfig
-    from vqdsp.data import NoiseMix
-    from vqdsp.train import TrainConfig, init_distributed, train
+    from vqdsp.model.config import ModelConfig
+    from vqdsp.training.data import NoiseMix
+    from vqdsp.training.train import TrainConfig, init_distributed, train
 
     init_distributed()
     cfg = TrainConfig(

@@ -2,7 +2,7 @@
 
 ``scipy.signal.stft`` with its default zero boundary and padding, so at 8 kHz one second
 (8000 samples) becomes a 260 x 260 spectrogram. Cutting long audio into model-sized segments
-is :mod:`vqdsp.framing`'s job.
+is :mod:`vqdsp.audio.framing`'s job.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.signal
 
-from vqdsp.config import StftConfig
+from vqdsp.model.config import StftConfig
 
 
 def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:

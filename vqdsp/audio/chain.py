@@ -4,7 +4,7 @@ Why it exists: pedalboard's native chain calls its plugins from C++ and cannot c
 written in Python (spotify/pedalboard#12; Python code cannot subclass ``pedalboard.Plugin``).
 This chain has the same list-like API and call signature, holds pedalboard's own plugins
 (including native ``Pedalboard``/``Chain``/``Mix`` objects) and Python effects such as
-:class:`~vqdsp.effect.VQDenoise` in any order, and runs each run of consecutive native plugins as
+:class:`~vqdsp.audio.effect.VQDenoise` in any order, and runs each run of consecutive native plugins as
 one native ``pedalboard.Pedalboard`` (no per-plugin Python overhead). A chain of native plugins
 only gives exactly what ``pedalboard.Pedalboard`` gives.
 """

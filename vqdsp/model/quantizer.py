@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vqdsp import ops
+from vqdsp.model import ops
 
 
 @dataclass

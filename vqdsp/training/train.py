@@ -19,14 +19,14 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vqdsp.audio_io import find_audio_files, read_mono
+from vqdsp.audio.audio_io import find_audio_files, read_mono
 from vqdsp.atomic import atomic_write
-from vqdsp.checkpoint import save_model
-from vqdsp.config import ModelConfig
-from vqdsp.data import Corpus, NoiseMix, NoisySpeech, load_corpus
-from vqdsp.denoiser import Denoiser
-from vqdsp.metrics import pesq, stoi
-from vqdsp.unet import LossWeights, SEUNet, denoising_loss
+from vqdsp.model.checkpoint import save_model
+from vqdsp.model.config import ModelConfig
+from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, load_corpus
+from vqdsp.audio.denoiser import Denoiser
+from vqdsp.evaluation.metrics import pesq, stoi
+from vqdsp.model.unet import LossWeights, SEUNet, denoising_loss
 
 
 @dataclass
@@ -127,7 +127,7 @@ def validation_set(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig) -> 
 
 def score_utterances(model: SEUNet, corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig) -> dict[str, float]:
     """Mean PESQ / STOI of the model on a few held-out utterances at 5 dB white and babble noise."""
-    from vqdsp.noise import make_noise, mix_at_snr
+    from vqdsp.training.noise import make_noise, mix_at_snr
 
     if cfg.val_utterances == 0:
         return {}

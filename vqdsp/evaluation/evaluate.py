@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vqdsp.audio_io import find_audio_files, read_mono
-from vqdsp.metrics import METRICS, mean_ci95, score
-from vqdsp.noise import NOISE_TYPES, make_noise, mix_at_snr
-from vqdsp.systems import SYSTEMS, System, build_systems
+from vqdsp.audio.audio_io import find_audio_files, read_mono
+from vqdsp.evaluation.metrics import METRICS, mean_ci95, score
+from vqdsp.training.noise import NOISE_TYPES, make_noise, mix_at_snr
+from vqdsp.evaluation.systems import SYSTEMS, System, build_systems
 
 LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (dB)"}
 BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓"}
@@ -41,7 +41,7 @@ class NoiseRecipe:
     """Synthetic noisy input: every clean file mixed with each noise type at each SNR.
 
     Args:
-        types: noise types from :data:`vqdsp.noise.NOISE_TYPES` (``babble`` needs talkers).
+        types: noise types from :data:`vqdsp.training.noise.NOISE_TYPES` (``babble`` needs talkers).
         snr_db: speech-to-noise ratios, in dB.
         seed: seeds the noise of each (file, condition) pair.
     """
@@ -135,17 +135,17 @@ def evaluate(
     Args:
         clean: folders (searched recursively) or files of clean speech.
         out_dir: folder for the outputs (see the module docstring).
-        systems: denoisers ``(audio [samples] float32, sample_rate) -> audio``; see :mod:`vqdsp.systems`.
+        systems: denoisers ``(audio [samples] float32, sample_rate) -> audio``; see :mod:`vqdsp.evaluation.systems`.
         noisy: folder of noisy recordings paired with ``clean`` by relative path or file name.
         recipe: synthetic noise instead (the default recipe when neither is given).
         babble_dirs: speech of other talkers for ``babble`` noise.
         sample_rate: rate everything is read, denoised and scored at, in Hz.
         limit: score at most this many clean files, spread evenly over the sorted list.
         examples: how many (file, condition) examples to save as WAVs and figures.
-        max_delay_ms: search each output's constant delay up to this, in ms (see :func:`vqdsp.metrics.align`).
+        max_delay_ms: search each output's constant delay up to this, in ms (see :func:`vqdsp.evaluation.metrics.align`).
         overwrite: replace the report of an earlier run in ``out_dir``.
         progress: show a progress bar over files.
-        notes: extra lines for the report (e.g. systems skipped by :func:`~vqdsp.systems.build_systems`).
+        notes: extra lines for the report (e.g. systems skipped by :func:`~vqdsp.evaluation.systems.build_systems`).
     """
     from tqdm import tqdm
 
@@ -290,8 +290,8 @@ def spectrogram_figure(clean: np.ndarray, noisy: np.ndarray, outputs: dict[str, 
     """
     from matplotlib.figure import Figure
 
-    from vqdsp.config import StftConfig
-    from vqdsp.stft import log_magnitude, stft
+    from vqdsp.model.config import StftConfig
+    from vqdsp.audio.stft import log_magnitude, stft
 
     scale = sample_rate / 8000
     nperseg = round(519 * scale)
@@ -312,7 +312,7 @@ def spectrogram_figure(clean: np.ndarray, noisy: np.ndarray, outputs: dict[str, 
 
 
 def _save_example(out_dir: Path, name: str, clean: np.ndarray, noisy: np.ndarray, outputs: dict[str, np.ndarray], sample_rate: int) -> None:
-    from vqdsp.files import write_audio
+    from vqdsp.audio.files import write_audio
 
     folder = out_dir / "examples" / name
     folder.mkdir(parents=True, exist_ok=True)

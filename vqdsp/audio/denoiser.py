@@ -1,4 +1,4 @@
-"""Denoise audio of any length and sample rate with a trained :class:`~vqdsp.unet.SEUNet`.
+"""Denoise audio of any length and sample rate with a trained :class:`~vqdsp.model.unet.SEUNet`.
 
 The model always runs at its own rate on model-sized segments. At another sample rate its
 time-frequency gain is mapped onto the STFT of the audio at the audio's own rate (same frame
@@ -15,11 +15,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from vqdsp.audio_io import resample
-from vqdsp.config import StftConfig
-from vqdsp.framing import SegmentStream
-from vqdsp.stft import check_audio, istft, log_magnitude, stft
-from vqdsp.unet import SEUNet
+from vqdsp.audio.audio_io import resample
+from vqdsp.model.config import StftConfig
+from vqdsp.audio.framing import SegmentStream
+from vqdsp.audio.stft import check_audio, istft, log_magnitude, stft
+from vqdsp.model.unet import SEUNet
 
 HIGH_BAND_REFERENCE = 0.5  # the model's top band, from this fraction of its Nyquist up, sets the gain above it
 
@@ -28,7 +28,7 @@ class Denoiser:
     """Turn a model into an audio-in, audio-out denoiser.
 
     Args:
-        model: a trained model (see :func:`vqdsp.checkpoint.load_model`).
+        model: a trained model (see :func:`vqdsp.model.checkpoint.load_model`).
         attenuation_limit_db: the deepest suppression allowed, in dB (None: the model's own).
         batch_size: segments per forward pass (bounds memory).
     """
@@ -97,7 +97,7 @@ class Denoiser:
         return stream.process_all(audio.reshape(-1, audio.shape[-1])).reshape(audio.shape)
 
     def stream(self, sample_rate: int, channels: int = 1) -> SegmentStream:
-        """A :class:`~vqdsp.framing.SegmentStream` that denoises ``channels`` channels at ``sample_rate``."""
+        """A :class:`~vqdsp.audio.framing.SegmentStream` that denoises ``channels`` channels at ``sample_rate``."""
         seg, overlap = self.segment_length(sample_rate)
         return SegmentStream(
             lambda segments: self.process_segments(segments, sample_rate), seg, overlap, channels,

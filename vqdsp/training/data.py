@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vqdsp.audio_io import find_audio_files, read_mono
-from vqdsp.config import StftConfig
-from vqdsp.noise import make_noise, mix_at_snr, rms
-from vqdsp.stft import log_magnitude, stft
+from vqdsp.audio.audio_io import find_audio_files, read_mono
+from vqdsp.model.config import StftConfig
+from vqdsp.training.noise import make_noise, mix_at_snr, rms
+from vqdsp.audio.stft import log_magnitude, stft
 
 
 @dataclass
@@ -81,7 +81,7 @@ class NoiseMix:
     """How clean speech is made noisy.
 
     Args:
-        types: noise types to draw from (see :data:`vqdsp.noise.NOISE_TYPES`).
+        types: noise types to draw from (see :data:`vqdsp.training.noise.NOISE_TYPES`).
         snr_db: range of SNRs in dB, drawn uniformly.
         gain_db: range of overall gains in dB, so the model sees quiet and loud speech.
         spectrogram_noise: the seed's augmentation, std of Gaussian noise added to the noisy

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vqdsp.audio_io import resample
+from vqdsp.audio.audio_io import resample
 
 SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise")
 RNNOISE_RATE = 48000
@@ -51,8 +51,8 @@ class ModelDenoiser:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, name: str | None = None, attenuation_limit_db: float | None = None) -> None:
-        from vqdsp.checkpoint import load_model
-        from vqdsp.denoiser import Denoiser
+        from vqdsp.model.checkpoint import load_model
+        from vqdsp.audio.denoiser import Denoiser
 
         self.path = Path(path) if path is not None else None
         self.name = name or model_label(self.path)

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vqdsp.config import ModelConfig
-from vqdsp.quantizer import VectorQuantizer
-from vqdsp.se import SqueezeExcitation
+from vqdsp.model.config import ModelConfig
+from vqdsp.model.quantizer import VectorQuantizer
+from vqdsp.model.se import SqueezeExcitation
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Denoised:
         log_magnitude: ``[B, F, T]`` the rebuilt (clean) log-magnitude.
         log_gain: ``[B, F, T]`` natural-log gain applied to the noisy input (<= 0).
         vq_loss: scalar quantization loss of the bottleneck.
-        perplexity: scalar code usage of the bottleneck (see :class:`~vqdsp.quantizer.Quantized`).
+        perplexity: scalar code usage of the bottleneck (see :class:`~vqdsp.model.quantizer.Quantized`).
     """
 
     log_magnitude: torch.Tensor

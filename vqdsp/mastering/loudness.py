@@ -176,7 +176,7 @@ class LoudnessMeter:
 
 def measure_file(path: str | os.PathLike, chunk_seconds: float = 10.0) -> Loudness:
     """Loudness and peaks of an audio file, read in chunks of ``chunk_seconds``."""
-    from vqdsp.files import open_audio
+    from vqdsp.audio.files import open_audio
 
     with open_audio(path) as (info, read):
         meter = LoudnessMeter(info.sample_rate, info.channels)
@@ -227,7 +227,7 @@ def apply_gain_file(
 
     Integer subtypes are clipped to [-1, 1] rather than left to wrap.
     """
-    from vqdsp.files import output_format, output_subtype, open_audio
+    from vqdsp.audio.files import output_format, output_subtype, open_audio
 
     target = Path(target)
     fmt = output_format(target)

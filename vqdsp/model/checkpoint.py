@@ -11,10 +11,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vqdsp.atomic import atomic_write
-from vqdsp.config import ModelConfig
-from vqdsp.unet import SEUNet
+from vqdsp.model.config import ModelConfig
+from vqdsp.model.unet import SEUNet
 
-DEFAULT_MODEL = Path(__file__).parent / "models" / "default.safetensors"
+DEFAULT_MODEL = Path(__file__).parents[1] / "models" / "default.safetensors"
 FORMAT = "vqdsp-model/1"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vqdsp import ops
+from vqdsp.model import ops
 
 
 class SqueezeExcitation(nn.Module):

@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from vqdsp.atomic import atomic_write
-from vqdsp.framing import flush_padding
+from vqdsp.audio.framing import flush_padding
 
 CHUNK_SECONDS = 10.0
 
@@ -92,7 +92,7 @@ def process_file(
 
     The output keeps the input's rate, channels, length and sample format (``subtype`` overrides
     it). The chain's latency is compensated, so the output lines up with the input; the stream is
-    flushed with :func:`~vqdsp.framing.flush_padding`, as a one-shot ``board(audio, rate)`` would be.
+    flushed with :func:`~vqdsp.audio.framing.flush_padding`, as a one-shot ``board(audio, rate)`` would be.
     """
     source, target = Path(source), Path(target)
     if target.exists() and target.resolve() == source.resolve():

@@ -34,7 +34,7 @@ from typing import Any
 
 import pedalboard
 
-from vqdsp.chain import Pedalboard
+from vqdsp.audio.chain import Pedalboard
 
 BUILTIN: dict[str, str] = {
     "speech": """\
@@ -205,7 +205,7 @@ def _effect_spec(table: dict, index: int, source: str, base_dir: Path | None) ->
 def _build_effect(spec: EffectSpec) -> Any:
     params = dict(spec.params)
     if spec.name == "VQDenoise":
-        from vqdsp.effect import VQDenoise
+        from vqdsp.audio.effect import VQDenoise
 
         cls = VQDenoise
     else:

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from vqdsp.atomic import atomic_write
-from vqdsp.presets import BUILTIN, Preset, PresetError, load_preset
+from vqdsp.mastering.presets import BUILTIN, Preset, PresetError, load_preset
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
 LOSSLESS_FOR = {".mp3": (".flac", "PCM_24")}  # lossy inputs are written losslessly, not re-encoded
@@ -111,8 +111,8 @@ def _hidden(relative: Path) -> bool:
 # -- one file ------------------------------------------------------------------------------------
 def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_seconds: float = 10.0) -> FileReport:
     """Master one file with ``board`` (the preset's built chain); never raises for a bad input, reports it."""
-    from vqdsp.files import process_file
-    from vqdsp.loudness import apply_gain_file, measure_file, normalisation_gain
+    from vqdsp.audio.files import process_file
+    from vqdsp.mastering.loudness import apply_gain_file, measure_file, normalisation_gain
 
     start = time.perf_counter()
     source, target = Path(job.source), Path(job.target)
@@ -127,7 +127,7 @@ def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_
         report.input_lufs, report.input_true_peak_dbtp, report.input_sample_peak_dbfs = (
             measured.integrated_lufs, measured.true_peak_dbtp, measured.sample_peak_dbfs
         )
-        from vqdsp.files import open_audio
+        from vqdsp.audio.files import open_audio
 
         with open_audio(source) as (info, _):
             subtype = job.subtype or info.subtype
@@ -234,7 +234,7 @@ def master(
     """Master ``jobs`` with ``preset``; writes ``master-report.json`` and ``.csv`` into ``output_dir``.
 
     The chain is built here first, so a preset that cannot be built fails before any file is
-    touched (:class:`~vqdsp.presets.PresetError`). The report is written even when the batch is
+    touched (:class:`~vqdsp.mastering.presets.PresetError`). The report is written even when the batch is
     interrupted (files not reached are left out of it).
 
     Args:
@@ -349,7 +349,7 @@ def _master_command(args: argparse.Namespace) -> int:
 def _check_subtype(jobs: Sequence[Job], subtype: str) -> None:
     import soundfile as sf
 
-    from vqdsp.files import output_format
+    from vqdsp.audio.files import output_format
 
     for job in jobs:
         fmt = output_format(Path(job.target))

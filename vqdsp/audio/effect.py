@@ -10,9 +10,9 @@ from types import MappingProxyType
 import numpy as np
 import torch
 
-from vqdsp.checkpoint import load_model
-from vqdsp.denoiser import Denoiser
-from vqdsp.framing import SegmentStream
+from vqdsp.model.checkpoint import load_model
+from vqdsp.audio.denoiser import Denoiser
+from vqdsp.audio.framing import SegmentStream
 
 BUFFER_SIZE = 8192
 

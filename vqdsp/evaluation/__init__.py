@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the systems compared, and the ``vqdsp eval`` reports."""

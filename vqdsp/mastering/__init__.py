@@ -1,0 +1,1 @@
+"""Batch mastering (``vqdsp master``): presets, loudness and the batch runner."""

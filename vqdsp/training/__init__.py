@@ -1,0 +1,1 @@
+"""Training: the speech corpus, noise and the training loop."""
