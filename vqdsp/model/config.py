@@ -61,16 +61,26 @@ class ModelConfig:
         ema_decay: decay of the EMA codebook updates; 0 learns the codebook by gradient instead.
         dead_code_threshold: codes whose EMA usage falls below this are restarted from the batch.
         max_attenuation_db: deepest suppression the model can express (its gain floor).
+        stem_stride: the first stage downsamples both spectrogram axes by this; the gain is
+            predicted on that coarser grid and interpolated back (1: full resolution throughout).
+        separable: stages and downsamplings use depthwise 3x3 + pointwise 1x1 convolutions
+            (with a residual connection where the shape allows) instead of full 3x3 convolutions;
+            the bottleneck stage stays a full 3x3 convolution.
+        upsampling: ``"nearest"`` (1x1 convolution at the coarse level, then nearest-neighbour
+            upsampling: a quarter of the cost) or ``"transposed"`` (2x2 transposed convolution).
         stft: the spectrogram the model is trained on.
     """
 
-    channels: tuple[int, ...] = (8, 16, 32, 64)
+    channels: tuple[int, ...] = (16, 32, 64, 96)
     se_reduction: int = 4
     codebook_size: int = 256
     commitment: float = 0.25
     ema_decay: float = 0.99
     dead_code_threshold: float = 1.0
     max_attenuation_db: float = 60.0
+    stem_stride: int = 2
+    separable: bool = True
+    upsampling: str = "nearest"
     stft: StftConfig = field(default_factory=StftConfig)
 
     def __post_init__(self) -> None:
@@ -81,6 +91,10 @@ class ModelConfig:
             raise ValueError("codebook_size and se_reduction must be >= 1")
         if not 0 <= self.ema_decay < 1:
             raise ValueError("ema_decay must be in [0, 1)")
+        if self.stem_stride not in (1, 2, 4):
+            raise ValueError(f"stem_stride must be 1, 2 or 4, got {self.stem_stride}")
+        if self.upsampling not in ("nearest", "transposed"):
+            raise ValueError(f"upsampling must be 'nearest' or 'transposed', got {self.upsampling!r}")
         if isinstance(self.stft, dict):
             object.__setattr__(self, "stft", StftConfig(**self.stft))
 
@@ -90,7 +104,8 @@ class ModelConfig:
 
     @property
     def downsampling(self) -> int:
-        return 2 ** (len(self.channels) - 1)
+        """How many times smaller the bottleneck is than the input, on each axis."""
+        return self.stem_stride * 2 ** (len(self.channels) - 1)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -104,4 +119,8 @@ class ModelConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}: is this a vqdsp config?")
-        return cls(**data)
+        return cls(**{**FIRST_MODEL_ARCHITECTURE, **data})
+
+
+FIRST_MODEL_ARCHITECTURE = {"stem_stride": 1, "separable": False, "upsampling": "transposed"}
+"""Architecture keys that configs saved before they existed (vqdsp 0.1) leave out: their values then."""

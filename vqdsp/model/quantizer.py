@@ -114,9 +114,12 @@ class VectorQuantizer(nn.Module):
             self._restart_dead_codes(flat.detach())
         b, _, h, w = z.shape
         q = q_flat.view(b, h, w, self.dim).permute(0, 3, 1, 2).to(z.dtype)
-        usage = torch.bincount(codes, minlength=self.codebook_size).float() / max(1, codes.numel())
-        perplexity = torch.exp(-(usage * torch.log(usage + 1e-10)).sum())
-        return Quantized(straight_through(z, q), codes.view(b, h, w), loss, perplexity)
+        return Quantized(straight_through(z, q), codes.view(b, h, w), loss, self.perplexity(codes))
+
+    def perplexity(self, codes: torch.Tensor) -> torch.Tensor:
+        """exp of the entropy of code usage among ``codes`` (K when all codes are used evenly)."""
+        usage = torch.bincount(codes.reshape(-1), minlength=self.codebook_size).float() / max(1, codes.numel())
+        return torch.exp(-(usage * torch.log(usage + 1e-10)).sum())
 
     @torch.no_grad()
     def _init_from(self, flat: torch.Tensor) -> None:
