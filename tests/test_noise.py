@@ -5,7 +5,11 @@ import pytest
 import scipy.signal
 
 from utils import speech_like
-from vqdsp.training.noise import NOISE_TYPES, make_noise, mix_at_snr, rms
+from vqdsp.training.noise import NOISE_TYPES, babble_noise, make_noise, mix_at_snr, rms
+
+SOURCES = {"talkers": [speech_like(2.0, seed=s) for s in range(1, 4)], "recordings": [speech_like(0.3, seed=9)],
+           "music": [speech_like(3.0, seed=7)]}  # fmt: skip
+NON_STATIONARY = ("clicks", "keyboard", "modulated")
 
 
 def measured_snr(clean: np.ndarray, noisy: np.ndarray) -> float:
@@ -17,10 +21,56 @@ def measured_snr(clean: np.ndarray, noisy: np.ndarray) -> float:
 def test_every_noise_type_at_the_asked_snr(kind: str, snr_db: float) -> None:
     rng = np.random.default_rng(0)
     clean = speech_like(1.0)
-    talkers = [speech_like(2.0, seed=s) for s in range(1, 4)]
-    noise = make_noise(kind, len(clean), rng, 8000, talkers=talkers, recordings=[speech_like(0.3, seed=9)])
+    noise = make_noise(kind, len(clean), rng, 8000, **SOURCES)
+    assert noise.shape == clean.shape and noise.dtype == np.float32
     assert rms(noise) == pytest.approx(1.0, rel=1e-3)
     assert measured_snr(clean, mix_at_snr(clean, noise, snr_db)) == pytest.approx(snr_db, abs=0.01)
+
+
+@pytest.mark.parametrize("kind", NOISE_TYPES)
+@pytest.mark.parametrize("sample_rate", [8000, 16000])
+def test_every_noise_type_is_seeded_and_any_length(kind: str, sample_rate: int) -> None:
+    first = make_noise(kind, 2 * sample_rate, np.random.default_rng(5), sample_rate, **SOURCES)
+    assert np.array_equal(first, make_noise(kind, 2 * sample_rate, np.random.default_rng(5), sample_rate, **SOURCES))
+    assert not np.array_equal(first, make_noise(kind, 2 * sample_rate, np.random.default_rng(6), sample_rate, **SOURCES))
+    for length in (1, 37, 3 * sample_rate + 1):
+        noise = make_noise(kind, length, np.random.default_rng(0), sample_rate, **SOURCES)
+        assert noise.shape == (length,) and np.all(np.isfinite(noise))
+        assert rms(noise) == pytest.approx(1.0, rel=1e-3)
+
+
+def frame_energy_spread_db(noise: np.ndarray, frame: int = 256) -> float:
+    """Standard deviation of the energy of 32 ms frames, in dB: about 0.4 dB for white noise."""
+    frames = noise[: len(noise) // frame * frame].reshape(-1, frame)
+    return float(np.std(10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)))
+
+
+@pytest.mark.parametrize("kind", NON_STATIONARY)
+def test_non_stationary_types_are_non_stationary(kind: str) -> None:
+    white = frame_energy_spread_db(make_noise("white", 32000, np.random.default_rng(0)))
+    assert white < 1.0
+    for seed in range(5):
+        assert frame_energy_spread_db(make_noise(kind, 32000, np.random.default_rng(seed))) > 5 * white + 3
+
+
+def test_fan_noise_is_tonal() -> None:
+    for seed in range(5):
+        freqs, power = scipy.signal.welch(make_noise("fan", 80000, np.random.default_rng(seed)), 8000, nperseg=4096)
+        power_db = 10 * np.log10(power)
+        above_floor = (power_db - scipy.signal.medfilt(power_db, 61))[freqs > 30]
+        assert above_floor.max() > 10  # a tone stands out of the broadband part
+
+
+def test_babble_draws_one_to_eight_talkers() -> None:
+    t = np.arange(16000) / 8000
+    talkers = [np.sin(2 * np.pi * 100 * (k + 1) * t) for k in range(8)]  # talker k is a tone at 100 (k + 1) Hz
+    heard = []
+    for seed in range(40):
+        spectrum = np.abs(np.fft.rfft(babble_noise(8000, np.random.default_rng(seed), talkers)))
+        heard.append(int(np.sum(spectrum[100:900:100] > 0.05 * spectrum.max())))  # 1 Hz bins
+    assert 1 <= min(heard) <= 2 and 6 <= max(heard) <= 8
+    fixed = babble_noise(8000, np.random.default_rng(0), talkers, 1)
+    assert np.sum(np.abs(np.fft.rfft(fixed))[100:900:100] > 1) == 1
 
 
 def spectral_slope(noise: np.ndarray) -> float:
@@ -48,6 +98,8 @@ def test_missing_sources_are_named() -> None:
         make_noise("babble", 100, rng)
     with pytest.raises(ValueError, match="folder of noise"):
         make_noise("recorded", 100, rng)
+    with pytest.raises(ValueError, match="music noise needs music recordings"):
+        make_noise("music", 100, rng)
     with pytest.raises(ValueError, match="unknown noise type"):
         make_noise("rain", 100, rng)
     with pytest.raises(ValueError, match="silent speech"):
