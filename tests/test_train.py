@@ -99,3 +99,50 @@ def test_ddp_on_two_cpu_processes(corpus_dir: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert [h["step"] for h in history(out)] == [2, 4]
     assert load_model(out / "model.safetensors").config.channels == (4, 8)
+
+
+def test_robust_recipe_scores_held_out_conditions_and_keeps_the_best(corpus_dir: Path, tmp_path: Path) -> None:
+    from vqdsp.training.data import SpeechAugmentation
+    from vqdsp.training.losses import LossWeights
+
+    music = tmp_path / "music"
+    music.mkdir()
+    for name in ("train_track", "held_out_track"):
+        sf.write(music / f"{name}.wav", np.random.default_rng(len(name)).standard_normal(16000).astype(np.float32) * 0.1, 8000)
+    out = tmp_path / "run"
+    cfg = config(
+        corpus_dir, out, steps=4, val_utterances=1, augment=SpeechAugmentation.robust(),
+        music_dirs=[str(music)], validation_music=[str(music / "held_out_track.wav")],
+        noise=NoiseMix(types=("white", "music", "keyboard"), second_noise=0.5),
+        loss=LossWeights(si_sdr=0.02, multi_resolution=0.1, speech_suppression=1.0),
+    )
+    train(cfg, TINY)
+    entries = history(out)
+    assert all(0 < h["stoi"] <= 1 and h["score"] == pytest.approx(h["pesq"] + 10 * h["stoi"]) for h in entries)
+    best = max(entries, key=lambda h: h["score"])
+    assert load_model(out / "best.safetensors").config == TINY
+    assert best["step"] in (2, 4)
+
+
+def test_a_time_budget_stops_at_a_checkpoint_and_resume_finishes(corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    final = train(config(corpus_dir, out, steps=6, max_minutes=1e-6), TINY)
+    assert not final.exists() and [h["step"] for h in history(out)] == [2]
+    train(config(corpus_dir, out, steps=6, max_minutes=1e-6), TINY, resume=True)
+    final = train(config(corpus_dir, out, steps=6), TINY, resume=True)
+    assert final.is_file() and [h["step"] for h in history(out)] == [2, 4, 6]
+
+
+def test_out_of_domain_conditions_keep_their_references() -> None:
+    from vqdsp.training.train import out_of_domain_conditions
+
+    rng = np.random.default_rng(0)
+    clean = speech_like(2.0, 8000, seed=3)
+    talkers = [speech_like(2.0, 8000, seed=s) for s in (4, 5)]
+    music = [np.random.default_rng(6).standard_normal(20000).astype(np.float32)]
+    conditions = out_of_domain_conditions(clean, rng, 8000, talkers, music)
+    assert set(conditions) == {"babble 0 dB", "music 5 dB", "room 5 dB", "channel 5 dB"}
+    for ref, noisy in conditions.values():
+        assert ref.shape == noisy.shape == clean.shape and np.all(np.isfinite(noisy))
+    assert np.array_equal(conditions["babble 0 dB"][0], clean)
+    assert not np.allclose(conditions["room 5 dB"][0], clean)

@@ -9,7 +9,8 @@ from vqdsp.model.config import ModelConfig
 from vqdsp.training.noise import mix_at_snr, white_noise
 from vqdsp.model.se import SqueezeExcitation
 from vqdsp.audio.stft import log_magnitude, stft
-from vqdsp.model.unet import LossWeights, SEUNet, denoising_loss
+from vqdsp.model.unet import SEUNet
+from vqdsp.training.losses import LossWeights, denoising_loss
 
 
 @pytest.mark.parametrize(("f", "t"), [(260, 260), (260, 1), (33, 47), (1, 1), (260, 517)])

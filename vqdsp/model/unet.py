@@ -193,29 +193,3 @@ class SEUNet(nn.Module):
             if isinstance(block, (Stage, Down)):
                 block.fold_batchnorm()
         return self
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    """Weights of the seed's loss: MSE + L1 on the log-magnitude, plus the quantization loss."""
-
-    mse: float = 1.0
-    l1: float = 1.0
-    vq: float = 1.0
-    dynamic_range_db: float = 80.0
-
-
-def denoising_loss(
-    out: Denoised, clean_log_mag: torch.Tensor, weights: LossWeights = LossWeights()
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """The seed's loss, returned with its parts (floats) for logging.
-
-    Log-magnitudes more than ``dynamic_range_db`` below the clean spectrogram's peak are
-    floored on both sides, so the loss does not chase noise in bins that are silent anyway.
-    """
-    floor = clean_log_mag.amax(dim=(-2, -1), keepdim=True) - weights.dynamic_range_db * math.log(10) / 20
-    est, ref = torch.maximum(out.log_magnitude, floor), torch.maximum(clean_log_mag, floor)
-    mse, l1 = F.mse_loss(est, ref), F.l1_loss(est, ref)
-    total = weights.mse * mse + weights.l1 * l1 + weights.vq * out.vq_loss
-    parts = {name: float(v.detach()) for name, v in (("mse", mse), ("l1", l1), ("vq", out.vq_loss), ("perplexity", out.perplexity))}
-    return total, parts

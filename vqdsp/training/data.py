@@ -12,9 +12,10 @@ import torch
 from tqdm import tqdm
 
 from vqdsp.audio.audio_io import find_audio_files, read_mono
-from vqdsp.model.config import StftConfig
-from vqdsp.training.noise import make_noise, mix_at_snr, rms
 from vqdsp.audio.stft import log_magnitude, stft
+from vqdsp.model.config import StftConfig
+from vqdsp.training import augment
+from vqdsp.training.noise import make_noise, mix_at_snr, rms
 
 
 @dataclass
@@ -81,17 +82,53 @@ class NoiseMix:
     """How clean speech is made noisy.
 
     Args:
-        types: noise types to draw from (see :data:`vqdsp.training.noise.NOISE_TYPES`).
+        types: noise types to draw from (see :data:`vqdsp.training.noise.NOISE_TYPES`); ``music``
+            needs music recordings, ``recorded`` noise recordings.
         snr_db: range of SNRs in dB, drawn uniformly.
         gain_db: range of overall gains in dB, so the model sees quiet and loud speech.
         spectrogram_noise: the seed's augmentation, std of Gaussian noise added to the noisy
             log-magnitude (0 turns it off).
+        second_noise: probability that a second noise type is added to the first (at 0 to -10 dB
+            relative to it), as when a fan hums under a talking crowd.
     """
 
-    types: tuple[str, ...] = ("white", "pink", "brown", "hum", "babble")
+    types: tuple[str, ...] = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan")
     snr_db: tuple[float, float] = (-5.0, 20.0)
     gain_db: tuple[float, float] = (-25.0, 5.0)
     spectrogram_noise: float = 0.0
+    second_noise: float = 0.0
+
+
+@dataclass
+class SpeechAugmentation:
+    """How clean speech is varied before noise is added, so that a few corpus voices stand for many.
+
+    Each step happens with its probability (0 turns it off). The target keeps what is done to the
+    speech: the model learns to remove additive noise, not the room, the microphone or the codec
+    (a reverberant recording stays reverberant, only cleaner).
+
+    Args:
+        speed: probability of speed perturbation (speed and pitch together), factor in ``speed_range``.
+        speed_range: speed factors.
+        reverb: probability of a synthetic room, RT60 in ``rt60_s``.
+        rt60_s: reverberation times in seconds.
+        eq: probability of a random microphone colouration (applied to speech and noise alike).
+        band_limit: probability of a random band limit (speech and noise alike).
+        codec: probability of a phone codec round trip (GSM 6.10 or G.711) of the noisy and the clean signal.
+    """
+
+    speed: float = 0.0
+    speed_range: tuple[float, float] = (0.9, 1.1)
+    reverb: float = 0.0
+    rt60_s: tuple[float, float] = (0.15, 0.8)
+    eq: float = 0.0
+    band_limit: float = 0.0
+    codec: float = 0.0
+
+    @classmethod
+    def robust(cls) -> SpeechAugmentation:
+        """The recipe of the shipped model."""
+        return cls(speed=0.5, reverb=0.3, eq=0.5, band_limit=0.3, codec=0.2)
 
 
 class NoisySpeech:
@@ -102,6 +139,8 @@ class NoisySpeech:
         mix: the noise recipe.
         stft: the model's transform and segment length.
         recordings: recorded noise, needed for the ``recorded`` type.
+        augment: what is done to the clean speech (default: nothing).
+        music: music recordings, needed for the ``music`` type.
     """
 
     def __init__(
@@ -110,16 +149,19 @@ class NoisySpeech:
         mix: NoiseMix = NoiseMix(),
         stft: StftConfig = StftConfig(),
         recordings: Sequence[np.ndarray] = (),
+        augment: SpeechAugmentation = SpeechAugmentation(),
+        music: Sequence[np.ndarray] = (),
     ) -> None:
         if not utterances:
             raise ValueError("no utterances to draw from")
         self.utterances, self.mix, self.stft, self.recordings = list(utterances), mix, stft, list(recordings)
+        self.augment, self.music = augment, list(music)
         lengths = np.array([len(u) for u in self.utterances], dtype=np.float64)
         self.weights = lengths / lengths.sum()
 
-    def clean_segment(self, rng: np.random.Generator) -> np.ndarray:
+    def clean_segment(self, rng: np.random.Generator, length: int | None = None) -> np.ndarray:
         """A random non-silent segment of speech (short utterances are zero-padded at a random offset)."""
-        n = self.stft.segment_samples
+        n = length or self.stft.segment_samples
         for _ in range(20):
             utt = self.utterances[rng.choice(len(self.utterances), p=self.weights)]
             if len(utt) >= n:
@@ -133,20 +175,57 @@ class NoisySpeech:
                 return seg.astype(np.float32)
         return seg.astype(np.float32)
 
+    def _speech(self, rng: np.random.Generator) -> np.ndarray:
+        """A clean segment after speed perturbation and room (its room onset falls before the segment)."""
+        aug, n, rate = self.augment, self.stft.segment_samples, self.stft.sample_rate
+        if not (aug.speed or aug.reverb):
+            return self.clean_segment(rng)
+        preroll = rate // 4
+        factor = rng.uniform(*aug.speed_range) if rng.random() < aug.speed else 1.0
+        speech = self.clean_segment(rng, int(np.ceil((n + preroll) * factor)) + 1)
+        if factor != 1.0:
+            speech = augment.speed(speech, factor)
+        if rng.random() < aug.reverb:
+            speech = augment.reverberate(speech, augment.synthetic_rir(rng.uniform(*aug.rt60_s), rate, rng))
+        speech = speech[preroll : preroll + n]
+        return speech if rms(speech) > 0 else self.clean_segment(rng)
+
+    def _noise(self, rng: np.random.Generator, length: int, kind: str | None) -> np.ndarray:
+        def draw(k: str) -> np.ndarray:
+            return make_noise(k, length, rng, self.stft.sample_rate, self.utterances, self.recordings, music=self.music)
+
+        chosen = kind or self.mix.types[rng.integers(len(self.mix.types))]
+        noise = draw(chosen)
+        if kind is None and rng.random() < self.mix.second_noise:
+            noise = noise + 10 ** (rng.uniform(-10, 0) / 20) * draw(self.mix.types[rng.integers(len(self.mix.types))])
+        return noise
+
     def pair(self, rng: np.random.Generator, kind: str | None = None, snr_db: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One ``(noisy, clean)`` waveform pair of a segment's length."""
-        clean = self.clean_segment(rng)
-        kind = kind or self.mix.types[rng.integers(len(self.mix.types))]
+        aug, rate = self.augment, self.stft.sample_rate
+        clean = self._speech(rng)
         snr = snr_db if snr_db is not None else rng.uniform(*self.mix.snr_db)
-        noise = make_noise(kind, len(clean), rng, self.stft.sample_rate, self.utterances, self.recordings)
-        noisy = mix_at_snr(clean, noise, snr)
+        noisy = mix_at_snr(clean, self._noise(rng, len(clean), kind), snr)
         gain = 10 ** (rng.uniform(*self.mix.gain_db) / 20) / max(np.abs(clean).max(), 1e-6) * 0.5
         gain = min(gain, 0.99 / max(np.abs(noisy).max(), 1e-6))
-        return noisy * gain, clean * gain
+        noisy, clean = noisy * gain, clean * gain
+        for chance, make_sos in ((aug.eq, augment.random_eq_sos), (aug.band_limit, augment.random_band_limit_sos)):
+            if rng.random() < chance:
+                sos = make_sos(rng, rate)
+                noisy, clean = augment.apply_sos(noisy, sos), augment.apply_sos(clean, sos)
+        if rng.random() < aug.codec:
+            codec = augment.CODECS[rng.integers(len(augment.CODECS))]
+            noisy, clean = augment.codec_round_trip(noisy, rate, codec), augment.codec_round_trip(clean, rate, codec)
+        return noisy.astype(np.float32), clean.astype(np.float32)
+
+    def waveforms(self, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Waveforms ``(noisy, clean)``, each ``[size, samples]``."""
+        noisy, clean = map(np.stack, zip(*(self.pair(rng) for _ in range(size))))
+        return torch.from_numpy(noisy), torch.from_numpy(clean)
 
     def batch(self, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-magnitudes ``(noisy, clean)``, each ``[size, F, T]``."""
-        noisy, clean = map(np.stack, zip(*(self.pair(rng) for _ in range(size))))
+        noisy, clean = (t.numpy() for t in self.waveforms(size, rng))
         noisy_lm = log_magnitude(stft(noisy, self.stft), self.stft)
         if self.mix.spectrogram_noise > 0:
             noisy_lm = noisy_lm + rng.normal(0, self.mix.spectrogram_noise, noisy_lm.shape).astype(np.float32)

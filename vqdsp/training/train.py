@@ -10,7 +10,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +23,11 @@ from vqdsp.audio.audio_io import find_audio_files, read_mono
 from vqdsp.atomic import atomic_write
 from vqdsp.model.checkpoint import save_model
 from vqdsp.model.config import ModelConfig
-from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, load_corpus
+from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.evaluation.metrics import pesq, stoi
-from vqdsp.model.unet import LossWeights, SEUNet, denoising_loss
+from vqdsp.model.unet import SEUNet
+from vqdsp.training.losses import LossWeights, denoising_loss, log_magnitude, torch_stft
 
 
 @dataclass
@@ -39,6 +40,9 @@ class TrainConfig:
         validation_speakers: speakers held out for validation (default: 10% of speakers).
         noise: the noise recipe.
         noise_dirs: folders of recorded noise (adds the ``recorded`` type).
+        music_dirs: folders of music for the ``music`` noise type (added when given).
+        validation_music: music held out of training, for the out-of-domain validation.
+        augment: what is done to the clean speech before noise is added.
         steps: optimiser steps in all.
         batch_size: segments per step (per process).
         lr: AdamW learning rate.
@@ -46,11 +50,14 @@ class TrainConfig:
         grad_clip: max gradient norm.
         eval_every: steps per "epoch": validation, log line, checkpoint.
         val_segments: size of the fixed validation set (loss).
-        val_utterances: held-out utterances scored with PESQ/STOI each epoch.
-        loss: weights of the seed's loss.
+        val_utterances: held-out utterances scored with PESQ/STOI each epoch, under held-out
+            conditions (see :func:`out_of_domain_conditions`); the best score is kept as ``best.safetensors``.
+        loss: weights of the loss terms.
         seed: seeds data, noise and initialisation.
         amp: mixed precision on CUDA (bf16 autocast).
         threads: torch CPU threads per process (0: leave torch's default).
+        max_minutes: stop cleanly at the first checkpoint after this much wall time (0: no limit);
+            ``--resume`` continues the run.
     """
 
     data: list[str] = field(default_factory=list)
@@ -58,6 +65,9 @@ class TrainConfig:
     validation_speakers: list[str] = field(default_factory=list)
     noise: NoiseMix = field(default_factory=NoiseMix)
     noise_dirs: list[str] = field(default_factory=list)
+    music_dirs: list[str] = field(default_factory=list)
+    validation_music: list[str] = field(default_factory=list)
+    augment: SpeechAugmentation = field(default_factory=SpeechAugmentation)
     steps: int = 20000
     batch_size: int = 16
     lr: float = 2e-3
@@ -70,6 +80,7 @@ class TrainConfig:
     seed: int = 0
     amp: bool = True
     threads: int = 0
+    max_minutes: float = 0.0
 
 
 class Checkpoint:
@@ -119,33 +130,65 @@ def _rank() -> tuple[int, int]:
     return 0, 1
 
 
-def validation_set(corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed set of (noisy, clean) log-magnitudes from held-out speakers, the same every epoch."""
-    source = NoisySpeech(corpus.validation or corpus.train, cfg.noise, model_cfg.stft)
-    return source.batch(cfg.val_segments, np.random.default_rng(10_000 + cfg.seed))
+def validation_set(
+    corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, mix: NoiseMix, recordings: list[np.ndarray], music: list[np.ndarray]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed set of (noisy, clean) waveforms from held-out speakers with the training recipe, the same every epoch."""
+    source = NoisySpeech(corpus.validation or corpus.train, mix, model_cfg.stft, recordings, cfg.augment, music)
+    return source.waveforms(cfg.val_segments, np.random.default_rng(10_000 + cfg.seed))
 
 
-def score_utterances(model: SEUNet, corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig) -> dict[str, float]:
-    """Mean PESQ / STOI of the model on a few held-out utterances at 5 dB white and babble noise."""
+def out_of_domain_conditions(
+    clean: np.ndarray, rng: np.random.Generator, sample_rate: int, talkers: list[np.ndarray], music: list[np.ndarray]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(reference, noisy) pairs of ``clean`` under conditions training never produces.
+
+    Babble of held-out talkers at 0 dB; held-out music at 5 dB; a 1.0 s RT60 room (training stops at
+    0.8 s) with pink noise at 5 dB, scored against the reverberant speech; a telephone channel
+    (tilt, 300-3400 Hz, GSM 6.10 of the mixture) with pink noise at 5 dB, scored against the clean
+    speech through the same channel.
+    """
+    from vqdsp.training import augment
     from vqdsp.training.noise import make_noise, mix_at_snr
 
+    n = len(clean)
+    out = {"babble 0 dB": (clean, mix_at_snr(clean, make_noise("babble", n, rng, sample_rate, talkers), 0.0))}
+    if music:
+        out["music 5 dB"] = (clean, mix_at_snr(clean, make_noise("music", n, rng, sample_rate, music=music), 5.0))
+    room = augment.reverberate(clean, augment.synthetic_rir(1.0, sample_rate, rng))
+    out["room 5 dB"] = (room, mix_at_snr(room, make_noise("pink", n, rng, sample_rate), 5.0))
+    sos = np.concatenate([augment.shelf_sos(300, -6, sample_rate, "low"), augment.shelf_sos(2000, 4, sample_rate, "high"),
+                          augment.band_limit_sos(300, 3400, sample_rate)])
+    noisy = mix_at_snr(clean, make_noise("pink", n, rng, sample_rate), 5.0)
+    peak = max(np.abs(noisy).max(), 1e-6) / 0.9
+    ref, noisy = (augment.codec_round_trip(augment.apply_sos(x / peak, sos), sample_rate, "gsm") for x in (clean, noisy))
+    out["channel 5 dB"] = (ref, noisy)
+    return out
+
+
+def score_utterances(model: SEUNet, corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, music: list[np.ndarray]) -> dict[str, float]:
+    """Mean PESQ / STOI of the model (and of the noisy input) on held-out utterances under held-out conditions.
+
+    ``score`` = PESQ + 10 x STOI, the number the best checkpoint is chosen on.
+    """
     if cfg.val_utterances == 0:
         return {}
     rng = np.random.default_rng(20_000 + cfg.seed)
     pool = corpus.validation or corpus.train
     picks = sorted(range(len(pool)), key=lambda i: -len(pool[i]))[: cfg.val_utterances]
+    talkers = [pool[i] for i in range(len(pool)) if i not in picks][:32] or pool
     denoiser, rate = Denoiser(model), model_cfg.stft.sample_rate
     scores: dict[str, list[float]] = {"pesq": [], "stoi": [], "pesq_noisy": [], "stoi_noisy": []}
     for i in picks:
-        clean = pool[i]
-        for kind in ("white", "babble"):
-            noisy = mix_at_snr(clean, make_noise(kind, len(clean), rng, rate, pool), 5.0)
+        for ref, noisy in out_of_domain_conditions(pool[i], rng, rate, talkers, music).values():
             out = denoiser(noisy, rate)
-            scores["pesq"].append(pesq(clean, out, rate))
-            scores["stoi"].append(stoi(clean, out, rate))
-            scores["pesq_noisy"].append(pesq(clean, noisy, rate))
-            scores["stoi_noisy"].append(stoi(clean, noisy, rate))
-    return {k: float(np.nanmean(v)) for k, v in scores.items()}
+            scores["pesq"].append(pesq(ref, out, rate))
+            scores["stoi"].append(stoi(ref, out, rate))
+            scores["pesq_noisy"].append(pesq(ref, noisy, rate))
+            scores["stoi_noisy"].append(stoi(ref, noisy, rate))
+    result = {k: float(np.nanmean(v)) for k, v in scores.items()}
+    result["score"] = result["pesq"] + 10 * result["stoi"]
+    return result
 
 
 def plot_history(history: list[dict], path: Path) -> None:
@@ -163,7 +206,7 @@ def plot_history(history: list[dict], path: Path) -> None:
     ax1.legend()
     ax2.plot(steps, [h.get("pesq", math.nan) for h in history], label="denoised")
     ax2.plot(steps, [h.get("pesq_noisy", math.nan) for h in history], label="noisy", linestyle="--")
-    ax2.set(xlabel="step", ylabel="PESQ (nb)", title="validation PESQ, 5 dB")
+    ax2.set(xlabel="step", ylabel="PESQ (nb)", title="validation PESQ, held-out conditions")
     ax2.legend()
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
@@ -186,12 +229,17 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=1))
 
     corpus = load_corpus(cfg.data, model_cfg.stft.sample_rate, cfg.validation_speakers, seed=cfg.seed)
-    recordings = [read_mono(p, model_cfg.stft.sample_rate) for d in cfg.noise_dirs for p in find_audio_files(d)]
+    rate = model_cfg.stft.sample_rate
+    recordings = [read_mono(p, rate) for d in cfg.noise_dirs for p in find_audio_files(d)]
+    held_out_music = {p.resolve() for d in cfg.validation_music for p in find_audio_files(d)}
+    music = [read_mono(p, rate) for d in cfg.music_dirs for p in find_audio_files(d) if p.resolve() not in held_out_music]
+    validation_music = [read_mono(p, rate) for p in sorted(held_out_music)]
     mix = cfg.noise
-    if recordings and "recorded" not in mix.types:
-        mix = NoiseMix(mix.types + ("recorded",), mix.snr_db, mix.gain_db, mix.spectrogram_noise)
-    source = NoisySpeech(corpus.train, mix, model_cfg.stft, recordings)
-    val_noisy, val_clean = validation_set(corpus, cfg, model_cfg)
+    for kind, present in (("recorded", recordings), ("music", music)):
+        if present and kind not in mix.types:
+            mix = replace(mix, types=mix.types + (kind,))
+    source = NoisySpeech(corpus.train, mix, model_cfg.stft, recordings, cfg.augment, music)
+    val_noisy, val_clean = validation_set(corpus, cfg, model_cfg, mix, recordings, music)
 
     model = SEUNet(model_cfg).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -210,13 +258,18 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
     use_amp = cfg.amp and device.type == "cuda"
 
     bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=rank != 0)
-    running, t0 = [], time.time()
+    running, t0, started = [], time.time(), time.time()
     while step < cfg.steps:
         model.train()
-        noisy, clean = (t.to(device) for t in source.batch(cfg.batch_size, rng))
+        noisy, clean = (t.to(device) for t in source.waveforms(cfg.batch_size, rng))
+        noisy_spec = torch_stft(noisy, model_cfg.stft)
+        noisy_lm = log_magnitude(noisy_spec, model_cfg.stft)
+        if cfg.noise.spectrogram_noise > 0:
+            noisy_lm = noisy_lm + cfg.noise.spectrogram_noise * torch.randn_like(noisy_lm)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            result = net(noisy)
-        loss, parts = denoising_loss(result, clean, cfg.loss)
+            result = net(noisy_lm)
+        clean_lm = log_magnitude(torch_stft(clean, model_cfg.stft), model_cfg.stft)
+        loss, parts = denoising_loss(result, clean_lm, cfg.loss, noisy_spec=noisy_spec, clean_audio=clean, stft=model_cfg.stft)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -226,7 +279,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(running[-20:]):.3f}", ppl=f"{parts['perplexity']:.0f}")
         if step % cfg.eval_every == 0 or step == cfg.steps:
-            val_loss = evaluate_loss(model, val_noisy, val_clean, cfg.loss, device)
+            val_loss = evaluate_loss(model, val_noisy, val_clean, cfg.loss, model_cfg, device)
             scheduler.step(val_loss)
             rngs = [None] * world
             if world > 1:
@@ -239,7 +292,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
                     "lr": optimizer.param_groups[0]["lr"], "perplexity": parts["perplexity"],
                     "seconds": time.time() - t0,
                 }
-                entry.update(score_utterances(model, corpus, cfg, model_cfg))
+                entry.update(score_utterances(model, corpus, cfg, model_cfg, validation_music))
+                if "score" in entry and entry["score"] >= max((h.get("score", -math.inf) for h in history), default=-math.inf):
+                    save_model(model, out / "best.safetensors")
                 history.append(entry)
                 _write_logs(out, history)
                 ckpt.save(model, optimizer, scheduler, {
@@ -248,20 +303,27 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
                 })
                 bar.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in entry.items()}))
             running, t0 = [], time.time()
+            if cfg.max_minutes and time.time() - started >= 60 * cfg.max_minutes and step < cfg.steps:
+                bar.write(f"stopping at step {step} after {cfg.max_minutes:g} min; continue with --resume")
+                break
     bar.close()
     final = out / "model.safetensors"
-    if rank == 0:
+    if rank == 0 and step >= cfg.steps:
         save_model(model, final)
     return final
 
 
 @torch.no_grad()
-def evaluate_loss(model: SEUNet, noisy: torch.Tensor, clean: torch.Tensor, weights: LossWeights, device) -> float:
+def evaluate_loss(model: SEUNet, noisy: torch.Tensor, clean: torch.Tensor, weights: LossWeights, model_cfg: ModelConfig, device) -> float:
+    """The training loss on the fixed validation waveforms (eval mode)."""
     model.eval()
     losses = []
     for start in range(0, len(noisy), 16):
-        result = model(noisy[start : start + 16].to(device))
-        losses.append(float(denoising_loss(result, clean[start : start + 16].to(device), weights)[0]))
+        n, c = noisy[start : start + 16].to(device), clean[start : start + 16].to(device)
+        noisy_spec = torch_stft(n, model_cfg.stft)
+        clean_lm = log_magnitude(torch_stft(c, model_cfg.stft), model_cfg.stft)
+        result = model(log_magnitude(noisy_spec, model_cfg.stft))
+        losses.append(float(denoising_loss(result, clean_lm, weights, noisy_spec=noisy_spec, clean_audio=c, stft=model_cfg.stft)[0]))
     return float(np.mean(losses))
 
 
