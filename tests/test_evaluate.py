@@ -6,14 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.signal
 import soundfile as sf
 
 from utils import identity_model, speech_like
 from vqdsp.model.checkpoint import save_model
 from vqdsp.cli import main
-from vqdsp.evaluation.evaluate import NoiseRecipe, evaluate, select_files, spectrogram_figure
+from vqdsp.evaluation.evaluate import CONDITION_NOTES, NoiseRecipe, channel_sos, evaluate, make_condition, select_files, spectrogram_figure
 from vqdsp.evaluation.metrics import estimate_delay
 from vqdsp.evaluation.systems import RNNOISE_DELAY, ModelDenoiser, NoiseReduce, Passthrough, RNNoise, build_systems
+from vqdsp.training.augment import apply_sos
 
 
 def _write(folder: Path, name: str, audio: np.ndarray, rate: int = 8000) -> Path:
@@ -204,3 +206,69 @@ def test_model_denoiser_names(tiny_model: Path, tmp_path: Path) -> None:
     assert ModelDenoiser(tiny_model).name == "vqdsp:tiny"
     run = save_model(identity_model(), tmp_path / "run7" / "model.safetensors")
     assert ModelDenoiser(run).name == "vqdsp:run7"
+
+
+def measured_snr(reference: np.ndarray, mixture: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(reference.astype(np.float64) ** 2) / np.mean((mixture - reference).astype(np.float64) ** 2)))
+
+
+@pytest.mark.parametrize("kind", ["music", "clicks", "keyboard", "modulated", "fan"])
+@pytest.mark.parametrize("snr_db", [0.0, 10.0])
+def test_noise_conditions_keep_the_clean_reference(kind: str, snr_db: float) -> None:
+    clean = speech_like(1.0)
+    ref, mixture = make_condition(kind, clean, snr_db, np.random.default_rng(0), 8000, music=[speech_like(3.0, seed=5)])
+    assert np.array_equal(ref, clean) and mixture.shape == clean.shape and mixture.dtype == np.float32
+    assert measured_snr(ref, mixture) == pytest.approx(snr_db, abs=0.1)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000])
+def test_reverb_condition_scores_against_the_reverberant_speech(sample_rate: int) -> None:
+    clean = speech_like(1.5, sample_rate)
+    ref, mixture = make_condition("reverb", clean, 5.0, np.random.default_rng(0), sample_rate, room_rng=np.random.default_rng(1))
+    assert measured_snr(ref, mixture) == pytest.approx(5.0, abs=0.01)  # the noise is all that separates them
+    assert np.sqrt(np.mean(ref**2)) == pytest.approx(np.sqrt(np.mean(clean**2)), rel=1e-3)
+    gaps = clean == 0  # the syllables' pauses: silent in the clean speech, filled by the room's tail
+    assert gaps.mean() > 0.3
+    assert 10 * np.log10(np.sum(ref[gaps] ** 2) / np.sum(ref**2)) > -20
+    other_room, other_mixture = make_condition("reverb", clean, 5.0, np.random.default_rng(0), sample_rate, room_rng=np.random.default_rng(2))
+    assert not np.allclose(ref, other_room, atol=1e-3)
+    assert np.allclose(mixture - ref, other_mixture - other_room, atol=1e-5)  # same noise: rooms come from their own stream
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000])
+def test_channel_condition_scores_against_the_speech_through_the_line(sample_rate: int) -> None:
+    clean = speech_like(1.5, sample_rate)
+    line = channel_sos(sample_rate)
+    beyond = min(5000.0, sample_rate / 2 - 100)
+    _, gain = scipy.signal.sosfreqz(line, [100.0, 1000.0, 3200.0, beyond], fs=sample_rate)
+    gain_db = 20 * np.log10(np.abs(gain))
+    assert gain_db[0] < -20 and abs(gain_db[1]) < 3 and gain_db[2] > 0 and gain_db[3] < -10  # tilt and band
+    for snr_db in (0.0, 5.0, 10.0):
+        ref, mixture = make_condition("channel", clean, snr_db, np.random.default_rng(0), sample_rate)
+        assert ref.shape == mixture.shape == clean.shape
+        assert measured_snr(ref, mixture) == pytest.approx(snr_db, abs=1.5)  # set before the codec, which adds its own error
+    through_line = apply_sos(clean, line)
+    assert 0.9 < np.corrcoef(ref, through_line)[0, 1] < 0.9999  # the line, then GSM 6.10
+    spectrum, freqs = np.abs(np.fft.rfft(clean)) ** 2, np.fft.rfftfreq(len(clean), 1 / sample_rate)
+    ref_spectrum = np.abs(np.fft.rfft(ref)) ** 2
+    low_share = 10 * np.log10(ref_spectrum[freqs < 250].sum() / ref_spectrum.sum()) - 10 * np.log10(spectrum[freqs < 250].sum() / spectrum.sum())
+    assert low_share < -10  # the fundamental is cut, as on a phone line
+
+
+def test_out_of_domain_conditions_end_to_end(clean_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    music = _write(tmp_path / "music", "track.wav", speech_like(4.0, 8000, 20))
+    out = tmp_path / "ood"
+    argv = ["eval", str(clean_dir), "-o", str(out), "--noise", "reverb", "channel", "music", "keyboard", "--snr-db", "5",
+            "--systems", "noisy", "--limit", "1", "--examples", "1", "-q"]  # fmt: skip
+    assert main(argv) == 1
+    assert "music noise needs music recordings" in capsys.readouterr().err
+    assert main([*argv, "--music-dir", str(music.parent)]) == 0
+    nsr = {r["noise"]: float(r["mean"]) for r in _rows(out / "summary.csv") if r["metric"] == "nsr"}
+    assert nsr["reverb"] == pytest.approx(-5.0, abs=0.01)  # measured against the reverberant speech
+    assert nsr["music"] == pytest.approx(-5.0, abs=0.01) and nsr["keyboard"] == pytest.approx(-5.0, abs=0.01)
+    assert nsr["channel"] == pytest.approx(-5.0, abs=1.5)
+    md = (out / "summary.md").read_text()
+    assert "| reverb | 5 |" in md and "| channel | 5 |" in md
+    assert CONDITION_NOTES["reverb"] in md and CONDITION_NOTES["channel"] in md
+    with pytest.raises(ValueError, match="reverb, channel"):
+        NoiseRecipe(("room",))

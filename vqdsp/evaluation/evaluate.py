@@ -2,6 +2,9 @@
 
 Noisy input comes from paired recordings or from a :class:`NoiseRecipe` (noise types x SNRs, seeded
 per file and condition, so a run is reproducible and ``limit`` does not change the noise of a file).
+Besides additive noise, two out-of-domain conditions change the speech itself (:func:`make_condition`):
+``reverb`` (a room) and ``channel`` (a coloured phone line); each is scored against a reference that
+keeps what a denoiser should not remove (the room; the phone channel).
 Files are read, denoised and scored one at a time: only the scores stay in memory.
 
 Outputs in ``out_dir``: ``summary.md`` and ``summary.csv`` (mean and 95% confidence interval per
@@ -27,6 +30,7 @@ import numpy as np
 
 from vqdsp.audio.audio_io import find_audio_files, read_mono
 from vqdsp.evaluation.metrics import METRICS, mean_ci95, score
+from vqdsp.training.augment import apply_sos, band_limit_sos, codec_round_trip, reverberate, shelf_sos, synthetic_rir
 from vqdsp.training.noise import NOISE_TYPES, make_noise, mix_at_snr
 from vqdsp.evaluation.systems import SYSTEMS, System, build_systems
 
@@ -34,16 +38,34 @@ LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (
 BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓"}
 DIGITS = {"pesq": 2, "stoi": 3, "si_sdr": 1, "nsr": 1}
 MAX_TALKER_FILES = 64
+CONDITION_TYPES = (*(t for t in NOISE_TYPES if t != "recorded"), "reverb", "channel")
+"""What a :class:`NoiseRecipe` may name: the synthetic noise types, ``music``, ``reverb`` and ``channel``."""
+BABBLE_TALKERS = 4  # fixed, so the babble condition stays comparable between runs and with earlier reports
+REVERB_RT60_S = 1.0
+ROOM_STREAM = 0x5EED_400E  # the rooms' own seed stream, apart from the noise's (and from training's)
+CHANNEL_BAND_HZ = (300.0, 3400.0)
+CHANNEL_TILT_DB = 5.0  # a thin, bright phone microphone: -5 dB below 400 Hz, +5 dB above 2 kHz
+CONDITION_NOTES = {
+    "reverb": f"reverb: speech in a synthetic room (RT60 {REVERB_RT60_S:g} s, direct-to-reverberant -3..10 dB, rooms seeded "
+              "apart from training's) plus pink noise; "
+              "the reference is the reverberant speech (denoising, not dereverberation, is scored)",
+    "channel": f"channel: speech and pink noise through a phone line (tilt ±{CHANNEL_TILT_DB:g} dB, "
+               f"{CHANNEL_BAND_HZ[0]:g}-{CHANNEL_BAND_HZ[1]:g} Hz, GSM 6.10, SNR set before the codec); "
+               "the reference is the clean speech through the same line",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class NoiseRecipe:
-    """Synthetic noisy input: every clean file mixed with each noise type at each SNR.
+    """Synthetic noisy input: every clean file under each condition at each SNR.
 
     Args:
-        types: noise types from :data:`vqdsp.training.noise.NOISE_TYPES` (``babble`` needs talkers).
+        types: conditions from :data:`CONDITION_TYPES`: the noise types of
+            :data:`vqdsp.training.noise.NOISE_TYPES` (``babble`` needs talkers, ``music`` music;
+            babble is always :data:`BABBLE_TALKERS` talkers), ``reverb`` and ``channel``
+            (see :func:`make_condition`).
         snr_db: speech-to-noise ratios, in dB.
-        seed: seeds the noise of each (file, condition) pair.
+        seed: seeds the noise (and rooms) of each (file, condition) pair.
     """
 
     types: tuple[str, ...] = ("white", "pink", "babble")
@@ -51,9 +73,9 @@ class NoiseRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        bad = [t for t in self.types if t not in NOISE_TYPES or t == "recorded"]
+        bad = [t for t in self.types if t not in CONDITION_TYPES]
         if bad or not self.types or not self.snr_db:
-            raise ValueError(f"noise types must be some of white, pink, brown, hum, babble and SNRs non-empty, got {self.types}, {self.snr_db}")
+            raise ValueError(f"noise types must be some of {', '.join(CONDITION_TYPES)} and SNRs non-empty, got {self.types}, {self.snr_db}")
 
     def conditions(self) -> list[tuple[str, float]]:
         return [(kind, float(snr)) for kind in self.types for snr in self.snr_db]
@@ -114,6 +136,63 @@ def load_talkers(dirs: Sequence[str | os.PathLike], sample_rate: int, max_files:
     return [read_mono(f, sample_rate) for f in select_files(files, max_files)]
 
 
+def channel_sos(sample_rate: int) -> np.ndarray:
+    """The ``channel`` condition's fixed microphone tilt and 300-3400 Hz band limit, as sos ``[sections, 6]``."""
+    return np.concatenate([
+        shelf_sos(400, -CHANNEL_TILT_DB, sample_rate, "low"),
+        shelf_sos(2000, CHANNEL_TILT_DB, sample_rate, "high"),
+        band_limit_sos(*CHANNEL_BAND_HZ, sample_rate),
+    ])  # fmt: skip
+
+
+def make_condition(
+    kind: str,
+    clean: np.ndarray,
+    snr_db: float,
+    rng: np.random.Generator,
+    sample_rate: int,
+    *,
+    room_rng: np.random.Generator | None = None,
+    talkers: Sequence[np.ndarray] = (),
+    music: Sequence[np.ndarray] = (),
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference and the noisy mixture of one clean file under one condition.
+
+    For a noise type the reference is ``clean`` and the noise is mixed at ``snr_db``. ``reverb``:
+    ``clean`` in a synthetic room (RT60 :data:`REVERB_RT60_S`, the rest drawn from ``room_rng``) plus pink
+    noise at ``snr_db`` against the reverberant speech, which is also the reference: the model is
+    asked to remove noise, not the room. ``channel``: a phone line (:func:`channel_sos` on speech and
+    pink noise alike, mixed at ``snr_db``, then GSM 6.10); the reference is the clean speech through
+    the same line.
+
+    Args:
+        kind: one of :data:`CONDITION_TYPES`.
+        clean: clean speech ``[samples]`` float32.
+        snr_db: speech-to-noise ratio, in dB.
+        rng: draws the noise.
+        sample_rate: in Hz.
+        room_rng: draws the room of ``reverb`` (default: ``rng``).
+        talkers: speech of other talkers, for ``babble``.
+        music: music recordings, for ``music``.
+
+    Returns:
+        ``(reference, mixture)``, float32 ``[samples]`` each.
+    """
+    if kind == "reverb":
+        room = synthetic_rir(REVERB_RT60_S, sample_rate, rng if room_rng is None else room_rng)
+        reference = reverberate(clean, room)
+        return reference, mix_at_snr(reference, make_noise("pink", len(clean), rng, sample_rate), snr_db)
+    if kind == "channel":
+        line = channel_sos(sample_rate)
+        speech = apply_sos(clean, line)
+        mixture = mix_at_snr(speech, apply_sos(make_noise("pink", len(clean), rng, sample_rate), line), snr_db)
+        return codec_round_trip(speech, sample_rate, "gsm"), codec_round_trip(mixture, sample_rate, "gsm")
+    if kind not in CONDITION_TYPES:
+        raise ValueError(f"unknown condition {kind!r}; choose from {', '.join(CONDITION_TYPES)}")
+    noise = make_noise(kind, len(clean), rng, sample_rate, talkers=talkers, music=music, babble_count=BABBLE_TALKERS)
+    return clean, mix_at_snr(clean, noise, snr_db)
+
+
 def evaluate(
     clean: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
@@ -122,6 +201,7 @@ def evaluate(
     noisy: str | os.PathLike | None = None,
     recipe: NoiseRecipe | None = None,
     babble_dirs: Sequence[str | os.PathLike] = (),
+    music_dirs: Sequence[str | os.PathLike] = (),
     sample_rate: int = 8000,
     limit: int | None = None,
     examples: int = 3,
@@ -139,6 +219,7 @@ def evaluate(
         noisy: folder of noisy recordings paired with ``clean`` by relative path or file name.
         recipe: synthetic noise instead (the default recipe when neither is given).
         babble_dirs: speech of other talkers for ``babble`` noise.
+        music_dirs: folders or files of music for ``music`` noise (tracks never used in training).
         sample_rate: rate everything is read, denoised and scored at, in Hz.
         limit: score at most this many clean files, spread evenly over the sorted list.
         examples: how many (file, condition) examples to save as WAVs and figures.
@@ -164,6 +245,11 @@ def evaluate(
         if not babble_dirs:
             raise ValueError("babble noise needs speech from other talkers: pass babble_dirs (--babble-dir)")
         talkers = load_talkers(babble_dirs, sample_rate)
+    music: list[np.ndarray] = []
+    if recipe and "music" in recipe.types:
+        if not music_dirs:
+            raise ValueError("music noise needs music recordings: pass music_dirs (--music-dir), tracks never used in training")
+        music = load_talkers(music_dirs, sample_rate)
     index = {f: i for i, (_, f) in enumerate(pairs)}
     chosen = select_files([f for _, f in pairs], limit)
     roots = dict((f, r) for r, f in pairs)
@@ -178,7 +264,7 @@ def evaluate(
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     caught_messages: Counter[str] = Counter()
-    notes = list(notes)
+    notes = list(notes) + [CONDITION_NOTES[kind] for kind in (recipe.types if recipe else ()) if kind in CONDITION_NOTES]
     partial = out_dir / "per_file.csv.partial"
     with partial.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, ["file", "noise", "snr_db", "system", *METRICS])
@@ -186,18 +272,19 @@ def evaluate(
         for k, path in enumerate(tqdm(chosen, desc="evaluating", unit="file", disable=not progress)):
             root = roots[path]
             try:
-                ref = read_mono(path, sample_rate)
+                clean_audio = read_mono(path, sample_rate)
                 paired = read_mono(_noisy_partner(root, path, Path(noisy), by_stem), sample_rate) if noisy is not None else None
             except ValueError as err:
                 notes.append(f"skipped {path}: {err}")
                 continue
             for c, (kind, snr) in enumerate(conditions):
                 if paired is not None:
-                    mixture = paired
+                    ref, mixture = clean_audio, paired
                 else:
                     rng = np.random.default_rng([recipe.seed, index[path], c])
+                    room_rng = np.random.default_rng([ROOM_STREAM, recipe.seed, index[path], c])
                     try:
-                        mixture = mix_at_snr(ref, make_noise(kind, len(ref), rng, sample_rate, talkers=talkers), snr)
+                        ref, mixture = make_condition(kind, clean_audio, snr, rng, sample_rate, room_rng=room_rng, talkers=talkers, music=music)
                     except ValueError as err:
                         notes.append(f"skipped {path} at {kind} {snr:g} dB: {err}")
                         continue
@@ -329,10 +416,11 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("clean", nargs="+", help="folders or files of clean speech")
     p.add_argument("-o", "--out", default="out/eval", help="folder for tables, figures and examples (default: %(default)s)")
     p.add_argument("--noisy", help="folder of noisy recordings paired with CLEAN by path or name (instead of --noise)")
-    p.add_argument("--noise", nargs="+", default=list(NoiseRecipe.types), help="noise types to mix in (default: %(default)s)")
+    p.add_argument("--noise", nargs="+", default=list(NoiseRecipe.types), help=f"conditions: noise types to mix in, or reverb (a room) or channel (a phone line); some of {' '.join(CONDITION_TYPES)} (default: %(default)s)")
     p.add_argument("--snr-db", nargs="+", type=float, default=list(NoiseRecipe.snr_db), help="SNRs to mix at, in dB (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable")
+    p.add_argument("--music-dir", action="append", help="music for music noise (tracks never used in training); repeatable")
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS, help="systems to compare (default: all; a missing optional one is skipped)")
     p.add_argument("-m", "--model", action="append", help="model .safetensors for 'model' (default: the shipped one); repeatable")
     p.add_argument("--limit", type=int, help="score at most N clean files, spread over the list")
@@ -353,7 +441,7 @@ def _run_eval(args: argparse.Namespace) -> int:
             print(f"vqdsp: note: {note}")
         recipe = None if args.noisy else NoiseRecipe(tuple(args.noise), tuple(args.snr_db), args.seed)
         result = evaluate(
-            args.clean, args.out, systems, noisy=args.noisy, recipe=recipe, babble_dirs=args.babble_dir or [],
+            args.clean, args.out, systems, noisy=args.noisy, recipe=recipe, babble_dirs=args.babble_dir or [], music_dirs=args.music_dir or [],
             sample_rate=args.sample_rate, limit=args.limit, examples=args.examples, max_delay_ms=args.max_delay_ms,
             overwrite=args.force, progress=not args.quiet, notes=notes,
         )
