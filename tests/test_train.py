@@ -141,8 +141,8 @@ def test_out_of_domain_conditions_keep_their_references() -> None:
     talkers = [speech_like(2.0, 8000, seed=s) for s in (4, 5)]
     music = [np.random.default_rng(6).standard_normal(20000).astype(np.float32)]
     conditions = out_of_domain_conditions(clean, rng, 8000, talkers, music)
-    assert set(conditions) == {"babble 0 dB", "music 5 dB", "room 5 dB", "channel 5 dB"}
+    assert set(conditions) == {"babble 0 dB", "music 5 dB", "reverb 5 dB", "channel 5 dB"}
     for ref, noisy in conditions.values():
         assert ref.shape == noisy.shape == clean.shape and np.all(np.isfinite(noisy))
     assert np.array_equal(conditions["babble 0 dB"][0], clean)
-    assert not np.allclose(conditions["room 5 dB"][0], clean)
+    assert not np.allclose(conditions["reverb 5 dB"][0], clean)

@@ -138,32 +138,23 @@ def validation_set(
     return source.waveforms(cfg.val_segments, np.random.default_rng(10_000 + cfg.seed))
 
 
+OUT_OF_DOMAIN = (("babble", 0.0), ("music", 5.0), ("reverb", 5.0), ("channel", 5.0))
+"""The held-out conditions the best checkpoint is chosen on (see :func:`vqdsp.evaluation.evaluate.make_condition`):
+babble of held-out talkers, held-out music, a 1.0 s RT60 room (training rooms stop at 0.8 s) and a
+GSM telephone line."""
+
+
 def out_of_domain_conditions(
     clean: np.ndarray, rng: np.random.Generator, sample_rate: int, talkers: list[np.ndarray], music: list[np.ndarray]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(reference, noisy) pairs of ``clean`` under conditions training never produces.
+    """(reference, noisy) pairs of ``clean`` under :data:`OUT_OF_DOMAIN` (``music`` only when given)."""
+    from vqdsp.evaluation.evaluate import make_condition
 
-    Babble of held-out talkers at 0 dB; held-out music at 5 dB; a 1.0 s RT60 room (training stops at
-    0.8 s) with pink noise at 5 dB, scored against the reverberant speech; a telephone channel
-    (tilt, 300-3400 Hz, GSM 6.10 of the mixture) with pink noise at 5 dB, scored against the clean
-    speech through the same channel.
-    """
-    from vqdsp.training import augment
-    from vqdsp.training.noise import make_noise, mix_at_snr
-
-    n = len(clean)
-    out = {"babble 0 dB": (clean, mix_at_snr(clean, make_noise("babble", n, rng, sample_rate, talkers), 0.0))}
-    if music:
-        out["music 5 dB"] = (clean, mix_at_snr(clean, make_noise("music", n, rng, sample_rate, music=music), 5.0))
-    room = augment.reverberate(clean, augment.synthetic_rir(1.0, sample_rate, rng))
-    out["room 5 dB"] = (room, mix_at_snr(room, make_noise("pink", n, rng, sample_rate), 5.0))
-    sos = np.concatenate([augment.shelf_sos(300, -6, sample_rate, "low"), augment.shelf_sos(2000, 4, sample_rate, "high"),
-                          augment.band_limit_sos(300, 3400, sample_rate)])
-    noisy = mix_at_snr(clean, make_noise("pink", n, rng, sample_rate), 5.0)
-    peak = max(np.abs(noisy).max(), 1e-6) / 0.9
-    ref, noisy = (augment.codec_round_trip(augment.apply_sos(x / peak, sos), sample_rate, "gsm") for x in (clean, noisy))
-    out["channel 5 dB"] = (ref, noisy)
-    return out
+    return {
+        f"{kind} {snr:g} dB": make_condition(kind, clean, snr, rng, sample_rate, talkers=talkers, music=music)
+        for kind, snr in OUT_OF_DOMAIN
+        if kind != "music" or music
+    }
 
 
 def score_utterances(model: SEUNet, corpus: Corpus, cfg: TrainConfig, model_cfg: ModelConfig, music: list[np.ndarray]) -> dict[str, float]:
