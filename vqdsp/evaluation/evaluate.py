@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vqdsp.audio.audio_io import find_audio_files, read_mono
+from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.evaluation.metrics import METRICS, mean_ci95, score
 from vqdsp.training.noise import NOISE_TYPES, make_noise, mix_at_snr
 from vqdsp.evaluation.systems import System

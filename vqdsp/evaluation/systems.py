@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vqdsp.audio.audio_io import resample
+from vqdsp.audio.stft import resample
 from vqdsp.extras import MissingExtraError, require
 
 SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise", "deepfilternet3")

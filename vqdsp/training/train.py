@@ -19,12 +19,12 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vqdsp.audio.audio_io import find_audio_files, read_mono
+from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.atomic import atomic_write
 from vqdsp.model.checkpoint import save_model
 from vqdsp.model.config import ModelConfig
 from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, load_corpus
-from vqdsp.audio.denoiser import Denoiser
+from vqdsp.audio.effect import VQDenoise
 from vqdsp.evaluation.metrics import pesq, stoi
 from vqdsp.model.unet import LossWeights, SEUNet, denoising_loss
 
@@ -134,7 +134,7 @@ def score_utterances(model: SEUNet, corpus: Corpus, cfg: TrainConfig, model_cfg:
     rng = np.random.default_rng(20_000 + cfg.seed)
     pool = corpus.validation or corpus.train
     picks = sorted(range(len(pool)), key=lambda i: -len(pool[i]))[: cfg.val_utterances]
-    denoiser, rate = Denoiser(model), model_cfg.stft.sample_rate
+    denoiser, rate = VQDenoise(model=model), model_cfg.stft.sample_rate
     scores: dict[str, list[float]] = {"pesq": [], "stoi": [], "pesq_noisy": [], "stoi_noisy": []}
     for i in picks:
         clean = pool[i]
