@@ -1,24 +1,37 @@
 # Two commands on a fresh machine:
-#   make denoise [IN=recording.wav] [OUT=clean.wav]   denoise a file with the shipped model
-#   make test                                         run the test suite (and the benchmarks in quick mode)
+#   make denoise [IN=recording.wav] [OUT=clean.wav] [FORCE=1]   denoise a file with the shipped model
+#   make test                                                   run the test suite (and the benchmarks in quick mode)
+# Without IN, the bundled example is denoised into out/ (git-ignored), replaced on every run.
+# FORCE=1 replaces an existing OUT. Values may hold spaces: make denoise IN="my file.wav".
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch; an unpinned install would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
+# What `make test` installs on top of the core package: everything the tests and benchmarks use.
+EXTRAS ?= test,eval,train,peers,bench,ray
+SOURCES := pyproject.toml CMakeLists.txt $(wildcard csrc/*.cpp csrc/*.h csrc/cuda/*.cu csrc/cuda/*.cpp csrc/cuda/*.h)
 
-.PHONY: setup denoise test bench bench-quick clean
+.PHONY: setup core denoise test bench bench-quick clean
 
+# The package with every extra (tests, benchmarks, development).
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml CMakeLists.txt $(wildcard csrc/*.cpp csrc/*.h csrc/cuda/*.cu csrc/cuda/*.cpp csrc/cuda/*.h)
+# The package alone: what denoising and mastering need (`pip install vqdsp`).
+core: $(VENV)/.installed-core
+
+$(VENV)/.installed-core: $(SOURCES)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[test,peers,bench,ray]"
+	$(PY) -m pip install --quiet -e .
 	touch $@
 
-denoise: setup
-	$(VENV)/bin/vqdsp denoise $(IN) $(if $(OUT),-o $(OUT)) $(if $(FORCE),--force)
+$(VENV)/.installed: $(VENV)/.installed-core
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+denoise: core
+	$(VENV)/bin/vqdsp denoise $(if $(IN),"$(IN)") $(if $(OUT),-o "$(OUT)") $(if $(FORCE),--force)
 
 test: setup
 	$(PY) -m pytest

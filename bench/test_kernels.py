@@ -95,12 +95,24 @@ def _search_fn(method: str, z: torch.Tensor, cb: torch.Tensor):  # noqa: ANN202
     return flat_l2
 
 
+@pytest.fixture(params=sorted({1, THREADS}), ids=lambda t: f"{t}thread")
+def search_threads(request: pytest.FixtureRequest) -> int:
+    """The search at 1 thread and at ``THREADS``, so both scalings are measured in the same run."""
+    torch.set_num_threads(request.param)
+    if faiss is not None:
+        faiss.omp_set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(THREADS)
+    if faiss is not None:
+        faiss.omp_set_num_threads(THREADS)
+
+
 @pytest.mark.parametrize("method", ["vqdsp", "torch.cdist", "torch matmul", "faiss IndexFlatL2"])
-def test_nearest_code(benchmark, method: str, search_shape: tuple[int, int, int]) -> None:  # noqa: ANN001
+def test_nearest_code(benchmark, method: str, search_shape: tuple[int, int, int], search_threads: int) -> None:  # noqa: ANN001
     n, k, d = search_shape
     z, cb = _tensors((n, d), (k, d))
-    benchmark.group = f"search N={n} K={k} D={d}"
-    benchmark.extra_info.update(n=n, k=k, d=d, threads=THREADS)
+    benchmark.group = f"search N={n} K={k} D={d} threads={search_threads}"
+    benchmark.extra_info.update(n=n, k=k, d=d, threads=search_threads)
     benchmark(_search_fn(method, z, cb))
     seconds = _best_seconds(benchmark)
     if seconds:

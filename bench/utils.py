@@ -51,7 +51,7 @@ def speech_plus_noise(seconds: float, sample_rate: int = 8000, channels: int = 1
     ``sample_rate`` and, per channel, mixed with white noise at about 20 dB below it, so every
     channel and every second differs.
     """
-    from vqdsp.audio.audio_io import resample
+    from vqdsp.audio.stft import resample
 
     n8 = int(round(seconds * 8000))
     base = np.resize(_example_8k(), n8)

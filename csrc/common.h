@@ -73,6 +73,12 @@ class DynamicThreads {
   int previous_ = 0;
 };
 
+// ReLU that keeps NaN (as torch.relu does): `v > 0 ? v : 0` would turn a diverging run's NaN into 0.
+inline float relu(float v) { return v < 0.f ? 0.f : v; }
+
+// The ReLU's derivative applied to g, as torch's threshold_backward: 0 where v <= 0, else g (a NaN v passes g).
+inline float relu_grad(float v, float g) { return v <= 0.f ? 0.f : g; }
+
 // SE excitation of one batch item: scale[c] = sigmoid(W2 relu(W1 mean + b1) + b2)[c]; `hidden` gets W1 mean + b1.
 inline void se_mlp(const float* mean, const float* w1, const float* b1, const float* w2, const float* b2,
                    int64_t c, int64_t h, float* hidden, float* scale) {
@@ -83,7 +89,7 @@ inline void se_mlp(const float* mean, const float* w1, const float* b1, const fl
   }
   for (int64_t k = 0; k < c; ++k) {
     float s = b2[k];
-    for (int64_t j = 0; j < h; ++j) s += w2[k * h + j] * (hidden[j] > 0.f ? hidden[j] : 0.f);
+    for (int64_t j = 0; j < h; ++j) s += w2[k * h + j] * relu(hidden[j]);
     scale[k] = 1.f / (1.f + std::exp(-s));
   }
 }

@@ -242,7 +242,9 @@ void search(const Rows& src, const float* codebook, int64_t n, int64_t k, int64_
   const int64_t k_tiles_per_block = std::max<int64_t>(1, (256 * 1024) / (tw * (d + 1) * 4));
   const int64_t block = rt * kRowTilesPerBlock, n_blocks = (n + block - 1) / block;
   threads = std::min(plan_threads(threads, n * k * d, int64_t{1} << 22), static_cast<int>(std::min<int64_t>(n_blocks, 1 << 20)));
-  DynamicThreads dynamic;
+  // No dynamic adjustment of the thread count here (libgomp's drops to one thread whenever the load average
+  // says the cores are busy, so 2 threads never scaled): blocks are handed out one at a time, so a thread
+  // that the OS deschedules delays the others by at most the one block it holds.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int64_t blk = 0; blk < n_blocks; ++blk) {
     const int64_t r0 = blk * block, rows = std::min(block, n - r0);

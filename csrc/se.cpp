@@ -119,12 +119,12 @@ void se_backward(py::array grad, py::array x, py::array mean, py::array w1, py::
     for (int64_t k = 0; k < s.c; ++k) {
       dg[k] = dscale[b * s.c + k] * sc[k] * (1.f - sc[k]);
       pdb2[k] += dg[k];
-      for (int64_t j = 0; j < h; ++j) pdw2[k * h + j] += dg[k] * (hidden[j] > 0.f ? hidden[j] : 0.f);
+      for (int64_t j = 0; j < h; ++j) pdw2[k * h + j] += dg[k] * relu(hidden[j]);
     }
     for (int64_t j = 0; j < h; ++j) {
       float a = 0.f;
-      if (hidden[j] > 0.f)
-        for (int64_t k = 0; k < s.c; ++k) a += pw2[k * h + j] * dg[k];
+      for (int64_t k = 0; k < s.c; ++k) a += pw2[k * h + j] * dg[k];
+      a = relu_grad(hidden[j], a);
       dh[j] = a;
       pdb1[j] += a;
       for (int64_t k = 0; k < s.c; ++k) pdw1[j * s.c + k] += a * m[k];

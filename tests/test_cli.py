@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import argparse
+import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
+import vqdsp
 from utils import speech_like
-from vqdsp.cli import main
+from vqdsp import cli
+from vqdsp.cli import EXAMPLE_OUTPUT, WRITABLE, build_parser, main
 
 
 @pytest.fixture
@@ -54,7 +62,136 @@ def test_unreadable_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Capture
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_bundled_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bundled_example_runs_twice_into_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["denoise"]) == 0
-    assert (tmp_path / "noisy_speech.denoised.wav").is_file()
+    first = (tmp_path / EXAMPLE_OUTPUT).read_bytes()
+    assert main(["denoise"]) == 0  # `make denoise` twice: the example's own output is replaced
+    assert (tmp_path / EXAMPLE_OUTPUT).read_bytes() == first
+    assert EXAMPLE_OUTPUT.parts[0] == "out" and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_bundled_example_output_is_git_ignored() -> None:
+    root = Path(__file__).parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    assert subprocess.run(["git", "check-ignore", "-q", str(EXAMPLE_OUTPUT)], cwd=root).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("make_input", "output", "message"),
+    [
+        (lambda d: d / "missing.wav", None, "no such file"),
+        (lambda d: d, None, "is a folder"),
+        (lambda d: _text_file(d / "readme.md"), None, "not an audio file"),
+        (lambda d: _text_file(d / "readme.md"), "out.wav", "not an audio file"),  # the input is checked first
+    ],
+    ids=["missing", "folder", "text", "text-with-output"],
+)
+def test_errors_blame_the_input(tmp_path: Path, capsys: pytest.CaptureFixture, make_input, output, message: str) -> None:
+    argv = ["denoise", str(make_input(tmp_path))] + (["-o", str(tmp_path / output)] if output else [])
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "cannot write" not in err
+    assert err.count("\n") == 1  # one line, not the errors of every decoder tried
+
+
+@pytest.mark.parametrize(("output", "message"), [("out_noext", "has no extension"), ("out.md", "cannot write")])
+def test_errors_blame_the_output(noisy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture, output: str, message: str) -> None:
+    assert main(["denoise", str(noisy_file), "-o", str(tmp_path / output)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and ".mp3" in err and not (tmp_path / output).exists()
+
+
+def test_writes_every_format_the_errors_list(noisy_file: Path, tmp_path: Path) -> None:
+    for suffix in WRITABLE:
+        assert main(["denoise", str(noisy_file), "-o", str(tmp_path / f"out{suffix}")]) == 0
+        assert sf.info(tmp_path / f"out{suffix}").samplerate == 16000
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "1.5", "two"])
+def test_threads_must_be_a_positive_integer(value: str, capsys: pytest.CaptureFixture) -> None:
+    for command in (["denoise"], ["master", "in", "-o", "out"]):
+        with pytest.raises(SystemExit) as exit_:
+            main([*command, "--threads", value])
+        assert exit_.value.code == 2 and "whole number >= 1" in capsys.readouterr().err
+
+
+def test_threads_reach_torch(noisy_file: Path, tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    try:
+        assert main(["denoise", str(noisy_file), "-o", str(tmp_path / "o.wav"), "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def _text_file(path: Path) -> Path:
+    path.write_text("# not audio\n")
+    return path
+
+
+def _sub_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_help_shows_every_default() -> None:
+    for name, parser in _sub_parsers(build_parser()).items():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS) and action.help != argparse.SUPPRESS:
+                assert "default" in formatter._get_help_string(action), f"vqdsp {name} {action.option_strings[-1]}"
+    help_text = " ".join(_sub_parsers(build_parser())["denoise"].format_help().split())
+    assert "--attenuation-limit-db ATTENUATION_LIMIT_DB deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)" in help_text
+    assert "(default: 0)" in " ".join(_sub_parsers(build_parser())["train"].format_help().split())  # zero is a default too
+
+
+def test_help_defaults_match_the_modules() -> None:
+    from vqdsp.evaluation.evaluate import NoiseRecipe
+    from vqdsp.evaluation.systems import SYSTEMS
+    from vqdsp.mastering.presets import BUILTIN
+    from vqdsp.model.config import ModelConfig
+    from vqdsp.training.data import NoiseMix
+    from vqdsp.training.train import TrainConfig
+
+    assert (cli.EVAL_SYSTEMS, cli.EVAL_NOISE, cli.EVAL_SNR_DB) == (SYSTEMS, NoiseRecipe.types, NoiseRecipe.snr_db)
+    assert (cli.TRAIN_NOISE, cli.TRAIN_SNR_DB) == (NoiseMix.types, NoiseMix.snr_db)
+    assert cli.PRESETS == tuple(sorted(BUILTIN))
+    train = vars(build_parser().parse_args(["train", "data"]))
+    config = TrainConfig()
+    for name in ("out", "steps", "batch_size", "lr", "eval_every", "val_segments", "val_utterances", "seed", "threads"):
+        assert train[name] == getattr(config, name), name
+    assert (tuple(train["channels"]), train["codebook_size"]) == (ModelConfig().channels, ModelConfig().codebook_size)
+
+
+# The code run in a fresh interpreter: each argv, then whether torch was imported.
+_NO_TORCH = """
+import sys
+from vqdsp.cli import main
+for argv in {argvs!r}:
+    try:
+        main(argv)
+    except SystemExit:
+        pass
+    print(argv, "torch" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_help_version_and_argument_errors_do_not_import_torch() -> None:
+    argvs = [["--help"], ["--version"], ["denoise", "--help"], ["master", "--help"], ["eval", "--help"], ["train", "--help"],
+             ["denoise", "--threads", "0"], ["master", "--jobs", "x"], ["nonsense"]]  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", _NO_TORCH.format(argvs=argvs)], capture_output=True, text=True, timeout=120)
+    lines = [line for line in run.stderr.splitlines() if line.endswith((" True", " False"))]
+    assert len(lines) == len(argvs), run.stderr
+    assert all(line.endswith("False") for line in lines), "\n".join(lines)
+
+
+def test_no_module_imports_the_cli() -> None:
+    """The command imports the library, never the other way round (no import cycle)."""
+    package = Path(vqdsp.__file__).parent
+    for path in package.rglob("*.py"):
+        if path.name in ("cli.py", "__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert "vqdsp.cli" not in names, f"{path.relative_to(package)} imports vqdsp.cli"

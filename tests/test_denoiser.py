@@ -4,43 +4,63 @@ import numpy as np
 import pytest
 
 from utils import identity_model, speech_like
+from vqdsp.audio import denoiser as denoiser_module
 from vqdsp.audio.denoiser import Denoiser
-from vqdsp.training.noise import mix_at_snr, rms, white_noise
+from vqdsp.training.noise import rms, white_noise
 
 
-@pytest.mark.parametrize("length", [1, 100, 7999, 8000, 8001, 23456, 60 * 8000])
-def test_identity_model_gives_back_the_input(length: int) -> None:
-    audio = np.random.default_rng(length).uniform(-0.9, 0.9, length).astype(np.float32)
-    out = Denoiser(identity_model())(audio)
-    assert out.shape == audio.shape and out.dtype == np.float32
-    assert np.max(np.abs(out - audio)) < 1e-4
+def segments_at(sample_rate: int, channels: int = 2, count: int = 3, seed: int = 0) -> np.ndarray:
+    """Random segments ``[channels, count, one model segment at sample_rate]``."""
+    length = Denoiser(identity_model()).segment_length(sample_rate)[0]
+    return np.random.default_rng(seed).uniform(-0.5, 0.5, (channels, count, length)).astype(np.float32)
 
 
-@pytest.mark.parametrize("sample_rate", [16000, 44100, 48000])
-def test_identity_model_at_other_rates(sample_rate: int) -> None:
-    audio = np.random.default_rng(0).uniform(-0.5, 0.5, (2, sample_rate * 2 + 3)).astype(np.float32)
-    out = Denoiser(identity_model())(audio, sample_rate)
-    assert out.shape == audio.shape
-    assert np.max(np.abs(out - audio)) < 1e-4
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 44100, 48000])
+@pytest.mark.parametrize("linked", [False, True])
+def test_identity_model_gives_back_the_segments(sample_rate: int, linked: bool) -> None:
+    segments = segments_at(sample_rate)
+    out = Denoiser(identity_model()).process_segments(segments, sample_rate, linked=linked)
+    assert out.shape == segments.shape and out.dtype == np.float32
+    assert np.max(np.abs(out - segments)) < 1e-4
+
+
+@pytest.mark.parametrize(("sample_rate", "transforms"), [(8000, 1), (48000, 2)])
+def test_one_stft_per_rate(monkeypatch: pytest.MonkeyPatch, sample_rate: int, transforms: int) -> None:
+    """At the model's rate its own STFT is the one the gain is applied to; at another rate there is one more."""
+    calls = []
+    original = denoiser_module.stft
+    monkeypatch.setattr(denoiser_module, "stft", lambda audio, cfg, workers=1: calls.append(cfg) or original(audio, cfg, workers))
+    Denoiser(identity_model()).process_segments(segments_at(sample_rate, count=5), sample_rate)
+    assert len(calls) == transforms
+    assert sorted(cfg.sample_rate for cfg in calls) == sorted({8000, sample_rate})
+
+
+def test_segments_go_through_the_model_in_batches() -> None:
+    model = identity_model()
+    seen = []
+    model.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    Denoiser(model, batch_size=4).process_segments(segments_at(8000, channels=3, count=3), 8000)
+    assert seen == [4, 4, 1]
 
 
 def test_attenuation_limit_bounds_the_suppression() -> None:
     model = identity_model()
     model.head.bias.data.fill_(-50.0)  # the model wants to remove everything
-    noise = white_noise(16000, np.random.default_rng(0)) * 0.1
-    out = Denoiser(model, attenuation_limit_db=12.0)(noise)
+    noise = (white_noise(8000, np.random.default_rng(0)) * 0.1)[None, None]
+    out = Denoiser(model, attenuation_limit_db=12.0).process_segments(noise, 8000)
     assert 20 * np.log10(rms(noise) / rms(out)) == pytest.approx(12.0, abs=0.5)
 
 
-def test_shipped_model_reduces_noise() -> None:
-    from vqdsp.model.checkpoint import load_model
-
-    clean = speech_like(3.0)
-    noisy = mix_at_snr(clean, white_noise(len(clean), np.random.default_rng(1)), 0.0)
-    out = Denoiser(load_model())(noisy)
-    assert np.mean((out - clean) ** 2) < np.mean((noisy - clean) ** 2)
+def test_no_segments_no_work() -> None:
+    empty = np.zeros((2, 0, 8000), np.float32)
+    assert Denoiser(identity_model()).process_segments(empty, 8000).shape == (2, 0, 8000)
 
 
-def test_bad_shapes_are_named() -> None:
-    with pytest.raises(ValueError, match="channels, samples"):
-        Denoiser(identity_model())(np.zeros((1, 2, 3), np.float32))
+def test_linked_uses_the_mean_of_the_channels() -> None:
+    """A linked pair (x, -x) has mean 0: the model sees silence, as it would in a mono mix of the two."""
+    model = identity_model()
+    seen = []
+    model.register_forward_hook(lambda module, args, out: seen.append(args[0].clone()))
+    x = speech_like(1.0)[None]
+    Denoiser(model).process_segments(np.stack([x, -x]), 8000, linked=True)
+    assert len(seen) == 1 and seen[0].shape[0] == 1 and float(seen[0].max()) < -13  # log(0 + 1e-6)

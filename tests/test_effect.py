@@ -59,16 +59,16 @@ def test_streaming_equals_one_shot_after_the_latency(sample_rate: int, buffer_si
     chunk = 2 * buffer_size + 7 if buffer_size > 1 else 2001
     parts = [effect(padded[:, i : i + chunk], sample_rate, buffer_size=buffer_size, reset=False) for i in range(0, padded.shape[1], chunk)]
     streamed = np.concatenate(parts, axis=1)
-    assert effect.latency_samples == sample_rate  # one model segment (1 s)
+    assert latency == sample_rate  # one model segment (1 s)
     assert np.all(streamed[:, :latency] == 0)
     assert np.allclose(streamed[:, latency : latency + audio.shape[1]], whole, atol=1e-5)
 
 
-def test_latency_is_reported_at_the_stream_rate() -> None:
+def test_latency_does_not_depend_on_the_last_rate_seen() -> None:
     effect = VQDenoise()
-    assert effect.latency_samples == 8000
+    assert effect.latency_samples == 8000 and effect.latency_at(48000) == 48000 and effect.latency_at(44100.0) == 44100
     effect(np.zeros(100, np.float32), 48000, reset=False)
-    assert effect.latency_samples == 48000
+    assert effect.latency_samples == 8000
 
 
 def test_attenuation_limit_keeps_a_noise_floor() -> None:
@@ -110,6 +110,8 @@ def test_empty_input_gives_empty_output(effect: VQDenoise) -> None:
         (np.zeros(1000, np.int16), TypeError, "int16"),
         (np.zeros((2, 3, 100), np.float32), ValueError, "dimensions"),
         (np.zeros((4, 4), np.float32), ValueError, "square"),
+        (np.full(9000, 1e300), ValueError, "float32's range"),
+        (np.full(9000, 1e38, np.float32), ValueError, "overflowed"),
     ],
 )
 def test_bad_input_is_named(effect: VQDenoise, audio: np.ndarray, error: type, match: str) -> None:
@@ -157,3 +159,99 @@ def test_changing_rate_mid_stream_is_an_error() -> None:
     with pytest.raises(ValueError, match="mid-stream"):
         effect(np.zeros(100, np.float32), 16000, reset=False)
     assert math.isinf(effect.attenuation_limit_db)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"sample_rate": 0}, ValueError, "sample_rate must be between 1000 and 384000 Hz"),
+        ({"sample_rate": 7}, ValueError, "sample_rate must be between"),
+        ({"sample_rate": 2e7}, ValueError, "sample_rate must be between"),
+        ({"sample_rate": math.inf}, ValueError, "sample_rate must be between"),
+        ({"sample_rate": math.nan}, ValueError, "sample_rate must be a number"),
+        ({"sample_rate": "8000"}, TypeError, "sample_rate must be a number"),
+        ({"buffer_size": 2.5}, ValueError, "buffer_size must be a whole number"),
+        ({"buffer_size": 0}, ValueError, "buffer_size must be a whole number"),
+    ],
+)
+def test_process_arguments_are_checked_up_front(effect: VQDenoise, kwargs: dict, error: type, match: str) -> None:
+    call = {"input_array": np.zeros(100, np.float32), "sample_rate": 8000, **kwargs}
+    with pytest.raises(error, match=match):
+        effect.process(**call)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"device": "meta"}, ValueError, "device must be 'cpu' or 'cuda"),
+        ({"device": "gpu0"}, ValueError, "device must be 'cpu' or 'cuda"),
+        ({"threads": 0}, ValueError, "threads must be >= 1"),
+        ({"threads": -2}, ValueError, "threads must be >= 1"),
+        ({"threads": 1.5}, TypeError, "threads must be a whole number"),
+        ({"threads": True}, TypeError, "threads must be a whole number"),
+        ({"channel_mode": "mid-side"}, ValueError, "channel_mode must be one of 'independent', 'linked'"),
+        ({"channels": 0}, ValueError, "channels must be None or a whole number"),
+        ({"mix": "half"}, TypeError, "mix must be a number"),
+    ],
+)
+def test_constructor_arguments_are_checked(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        VQDenoise(**kwargs)
+
+
+def test_short_input_warns_and_is_processed(effect: VQDenoise) -> None:
+    short = speech_like(0.01)
+    with pytest.warns(UserWarning, match="shorter than the denoiser's analysis window"):
+        out = effect(short, 8000)
+    assert out.shape == short.shape and np.all(np.isfinite(out))
+    assert effect.shortest_input_at(8000) == 519 and effect.shortest_input_at(48000) == 3114
+
+
+def test_threads_give_the_same_output() -> None:
+    audio = np.stack([speech_like(2.5, 16000), speech_like(2.5, 16000, seed=1)])
+    assert np.allclose(VQDenoise(threads=2)(audio, 16000), VQDenoise()(audio, 16000), atol=1e-6)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 44100])
+def test_linked_channels_get_one_gain(sample_rate: int) -> None:
+    """Linked: the gain comes from the channels' mean and is the same on each (a scaled copy stays a scaled copy)."""
+    left = speech_like(2.5, sample_rate) + 0.02 * white_noise(int(2.5 * sample_rate), np.random.default_rng(4))
+    audio = np.stack([left, 0.5 * left])
+    linked = VQDenoise(channel_mode="linked", threads=2)(audio, sample_rate)
+    assert np.allclose(linked[1], 0.5 * linked[0], atol=1e-6)
+    mean_alone = VQDenoise()(0.75 * left, sample_rate)  # the mean's gain is the gain every channel gets
+    assert np.allclose(linked[0], mean_alone / 0.75, atol=1e-4)
+
+
+def test_picklable_in_any_state() -> None:
+    import pickle
+
+    audio = np.stack([speech_like(3.0), speech_like(3.0, seed=1)])
+    effect = VQDenoise(threads=2, mix=0.9)
+    fresh = pickle.loads(pickle.dumps(effect))
+    assert fresh.threads == 2 and fresh.mix == 0.9
+    effect(audio, 8000)
+    effect(audio[:, :10000], 8000, reset=False)  # mid-stream, with a thread pool
+    copy = pickle.loads(pickle.dumps(effect))
+    assert np.array_equal(copy(audio[:, 10000:], 8000, reset=False), effect(audio[:, 10000:], 8000, reset=False))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_fork_after_the_model_ran_fails_with_advice(effect: VQDenoise) -> None:
+    import os
+
+    effect(speech_like(1.0), 8000)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what process() did, never run pytest's teardown
+        try:
+            effect(speech_like(1.0), 8000)
+            message = "no error"
+        except RuntimeError as err:
+            message = str(err)
+        os.write(write, message.encode())
+        os._exit(0)
+    os.close(write)
+    message = os.read(read, 4096).decode()
+    os.waitpid(pid, 0)
+    assert "spawn" in message and "forkserver" in message

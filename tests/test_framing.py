@@ -11,6 +11,7 @@ CFG = StftConfig()
 
 
 def through_stft(segments: np.ndarray) -> np.ndarray:
+    assert segments.ndim == 3 and segments.dtype == np.float32  # [channels, N, segment]
     return istft(stft(segments, CFG), segments.shape[-1], CFG)
 
 
@@ -40,8 +41,8 @@ def test_each_output_sample_comes_from_the_inside_of_a_segment() -> None:
     """Segment edges (where a model lacks context) get no weight: mark them and look for the marks."""
     def mark_edges(segments: np.ndarray) -> np.ndarray:
         out = segments.copy()
-        out[:, :400] = 1e3
-        out[:, -400:] = 1e3
+        out[..., :400] = 1e3
+        out[..., -400:] = 1e3
         return out
 
     audio = np.zeros((1, 40000), np.float32)
@@ -87,9 +88,31 @@ def test_the_end_of_a_signal_is_processed_like_its_middle() -> None:
     seen = []
 
     def record(segments: np.ndarray) -> np.ndarray:
-        seen.append(np.abs(segments).min(axis=1))
+        seen.append(np.abs(segments).min(axis=-1).ravel())
         return segments
 
     noise = np.random.default_rng(0).uniform(0.5, 1.0, (1, 9000)).astype(np.float32)
     SegmentStream(record, 8000, 2000).process_all(noise)
     assert np.all(np.concatenate(seen) >= 0.5)
+
+
+def test_output_is_float32_and_batches_are_bounded() -> None:
+    sizes = []
+
+    def record(segments: np.ndarray) -> np.ndarray:
+        sizes.append(segments.shape[:2])
+        return segments
+
+    out = SegmentStream(record, 800, 200, channels=2, batch=3).process_all(np.ones((2, 5000), np.float32))
+    assert out.dtype == np.float32 and max(n for _, n in sizes) == 3 and all(c == 2 for c, _ in sizes)
+
+
+def test_an_executor_gives_the_same_output() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    audio = np.random.default_rng(5).standard_normal((2, 30000)).astype(np.float32)
+    alone = SegmentStream(through_stft, 8000, 2000, channels=2, batch=1).process_all(audio)
+    with ThreadPoolExecutor(2) as pool:
+        stream = SegmentStream(through_stft, 8000, 2000, channels=2, batch=1, executor=pool)
+        assert np.array_equal(stream.process_all(audio), alone)
+        assert np.array_equal(np.concatenate([stream.push(audio), stream.push(flush_padding(audio, 8000))], 1)[:, 8000:], alone)

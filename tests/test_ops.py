@@ -178,13 +178,64 @@ def test_bad_search_input_raises() -> None:
         op(torch.zeros(4, 3), torch.zeros(5, 3, dtype=torch.int32))
 
 
-def test_other_layouts_and_dtypes_are_accepted() -> None:
+def test_other_layouts_and_dtypes_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ops, "_warned", set())
     z, cb = torch.randn(19, 40).t(), torch.randn(33, 38)[::3, ::2]  # non-contiguous views
     assert_nearest(ops.nearest_code(z, cb), z, cb)
     z64, cb64 = torch.randn(10, 5, dtype=torch.float64), torch.randn(6, 5, dtype=torch.float64)
-    assert_nearest(ops.nearest_code(z64, cb64), z64.float(), cb64.float())
+    out = ops.nearest_code(z64, cb64)
+    assert_nearest(ops.NearestCode(out.indices, out.quantized.float(), out.distances), z64.float(), cb64.float())
     x, *w = (t.double() for t in se_inputs("cpu")[0])
-    torch.testing.assert_close(ops.se_excite(x, *w), ops.reference_se_excite(x, *w))
+    with pytest.warns(ops.ReferenceFallbackWarning, match="se_excite has no kernel for torch.float64"):
+        torch.testing.assert_close(ops.se_excite(x, *w), ops.reference_se_excite(x, *w))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_nearest_code_keeps_the_codebook_dtype(dtype: torch.dtype) -> None:
+    z, cb = torch.randn(40, 6).to(dtype), torch.randn(9, 6).to(dtype)
+    out = ops.nearest_code(z, cb)
+    assert out.quantized.dtype == dtype and out.distances.dtype == torch.float32
+    assert torch.equal(out.quantized, cb[out.indices])
+    assert_nearest(ops.NearestCode(out.indices, out.quantized.float(), out.distances), z.float(), cb.float())
+
+
+@pytest.mark.parametrize("bad", [torch.int64, torch.int32, torch.bool, torch.complex64, torch.uint8])
+def test_non_float_dtypes_are_type_errors(bad: torch.dtype) -> None:
+    z, cb = torch.randn(4, 3), torch.randn(5, 3)
+    x, *w = se_inputs("cpu")[0]
+    codebook = fused_inputs("cpu")[0][-1]
+    with pytest.raises(TypeError, match=rf"nearest_code: z is {bad}.*call .float\(\)"):
+        ops.nearest_code(z.to(bad), cb)
+    with pytest.raises(TypeError, match=rf"nearest_code: codebook is {bad}"):
+        ops.nearest_code(z, cb.to(bad))
+    with pytest.raises(TypeError, match=rf"se_excite: x is {bad}"):
+        ops.se_excite(x.to(bad), *w)
+    with pytest.raises(TypeError, match=rf"se_excite: w2 is {bad}"):
+        ops.se_excite(x, w[0], w[1], w[2].to(bad), w[3])
+    with pytest.raises(TypeError, match=rf"se_nearest_code: codebook is {bad}"):
+        ops.se_nearest_code(x, *w, codebook.to(bad))
+
+
+def test_mixed_dtypes_are_type_errors() -> None:
+    x, *w = se_inputs("cpu")[0]
+    codebook = fused_inputs("cpu")[0][-1]
+    with pytest.raises(TypeError, match="share one dtype, got z float32, codebook float64"):
+        ops.nearest_code(torch.randn(4, 3), torch.randn(5, 3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="se_excite: the tensors must share one dtype"):
+        ops.se_excite(x.half(), *w)
+    with pytest.raises(TypeError, match="se_nearest_code: the tensors must share one dtype.*codebook bfloat16"):
+        ops.se_nearest_code(x, *w, codebook.bfloat16())
+
+
+@needs_core
+def test_a_fallback_is_reported_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ops, "_warned", set())
+    x, *w = (t.double() for t in se_inputs("cpu")[0])
+    with pytest.warns(ops.ReferenceFallbackWarning) as record:
+        for _ in range(3):
+            ops.se_excite(x, *w)
+            ops.se_nearest_code(x, *w, fused_inputs("cpu")[0][-1].double())
+    assert [str(r.message).split(" has")[0] for r in record] == ["vqdsp: se_excite", "vqdsp: se_nearest_code"]
 
 
 def test_meta_tensors_give_shapes() -> None:
@@ -223,8 +274,10 @@ def test_more_threads_than_cores_cpu() -> None:
 
 def test_fallback_without_the_extension(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ops, "_core", None)
+    monkeypatch.setattr(ops, "_warned", set())
     z, cb = search_inputs("cpu")[4]
-    assert_nearest(ops.nearest_code(z, cb), z, cb)
+    with pytest.warns(ops.ReferenceFallbackWarning, match="vqdsp._core is not built"):
+        assert_nearest(ops.nearest_code(z, cb), z, cb)
     x, *w = se_inputs("cpu")[0]
     torch.testing.assert_close(ops.se_excite(x, *w), ops.reference_se_excite(x, *w))
     leaves = [t.clone().requires_grad_() for t in (x, *w)]
@@ -287,6 +340,38 @@ def test_se_opcheck_cpu() -> None:
 @needs_cuda
 def test_se_opcheck_cuda() -> None:
     _test_se_opcheck("cuda")
+
+
+def _test_se_propagates_nan(device: str) -> None:
+    """A NaN anywhere in the input or the weights comes out as NaN where the reference has it (never 0)."""
+    for where in range(5):
+        x, *w = (t.clone().to(device) for t in se_inputs("cpu")[0])
+        sample = [x, *w]
+        sample[where].view(-1)[1] = float("nan")
+        leaves = [t.requires_grad_() for t in sample]
+        grad = torch.randn_like(x)
+        got, want = ops.se_excite(*leaves), ops.reference_se_excite(*leaves)
+        assert got.isnan().any()
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6, equal_nan=True)
+        g_got = torch.autograd.grad(got, leaves, grad)
+        g_want = torch.autograd.grad(want, leaves, grad)
+        for g, r in zip(g_got, g_want):
+            torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5, equal_nan=True)
+    x, *w = (t.to(device) for t in se_inputs("cpu")[0])  # a hidden unit that is NaN only after W1
+    w1 = w[0].clone()
+    w1[0, 0] = float("inf")
+    w1[0, 1] = -float("inf")
+    assert ops.reference_se_excite(x, w1, *w[1:]).isnan().all()
+    torch.testing.assert_close(ops.se_excite(x, w1, *w[1:]), ops.reference_se_excite(x, w1, *w[1:]), equal_nan=True)
+
+
+def test_se_propagates_nan_cpu() -> None:
+    _test_se_propagates_nan("cpu")
+
+
+@needs_cuda
+def test_se_propagates_nan_cuda() -> None:
+    _test_se_propagates_nan("cuda")
 
 
 def test_bad_se_input_raises() -> None:

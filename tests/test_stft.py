@@ -5,7 +5,7 @@ import pytest
 
 from utils import speech_like
 from vqdsp.model.config import StftConfig
-from vqdsp.audio.stft import check_audio, from_log_magnitude, istft, log_magnitude, stft
+from vqdsp.audio.stft import check_audio, from_log_magnitude, istft, log_magnitude, resample, stft
 
 
 def test_one_second_is_260_by_260() -> None:
@@ -31,6 +31,7 @@ def test_log_magnitude_keeps_the_phase_and_inverts() -> None:
         (np.array([0.0, np.nan], np.float32), ValueError, "NaN"),
         (np.array([0.0, np.inf], np.float32), ValueError, "NaN or Inf"),
         (np.zeros(10, np.int16), TypeError, "float"),
+        (np.array([0.0, 1e300]), ValueError, "float32's range"),
     ],
 )
 def test_bad_audio_is_named(audio: np.ndarray, error: type, match: str) -> None:
@@ -41,3 +42,26 @@ def test_bad_audio_is_named(audio: np.ndarray, error: type, match: str) -> None:
 def test_config_rejects_impossible_overlap() -> None:
     with pytest.raises(ValueError, match="noverlap"):
         StftConfig(nperseg=100, noverlap=100)
+
+
+@pytest.mark.parametrize(("nperseg", "hop"), [(519, 31), (1038, 62), (2861, 171), (3114, 186)])
+@pytest.mark.parametrize("length", [1, 2000, 8001])
+def test_batched_transform_is_scipys(nperseg: int, hop: int, length: int) -> None:
+    """The batched float32 STFT/ISTFT give what scipy.signal.stft/istft give."""
+    import scipy.signal
+
+    cfg = StftConfig(nperseg=nperseg, noverlap=nperseg - hop)
+    audio = np.random.default_rng(length).standard_normal((2, 3, length)).astype(np.float32)
+    padded = np.pad(audio, [(0, 0), (0, 0), (0, max(0, nperseg - length))])
+    _, _, expected = scipy.signal.stft(padded, window="hann", nperseg=nperseg, noverlap=nperseg - hop)
+    spec = stft(audio, cfg)
+    assert spec.dtype == np.complex64 and spec.shape == expected.shape
+    assert np.max(np.abs(spec - expected)) < 1e-6
+    _, back = scipy.signal.istft(expected, window="hann", nperseg=nperseg, noverlap=nperseg - hop)
+    out = istft(spec, length, cfg)
+    assert out.dtype == np.float32 and np.max(np.abs(out - back[..., :length])) < 1e-5
+
+
+def test_resample_keeps_float32_and_length() -> None:
+    out = resample(speech_like(1.0), 8000, 44100)
+    assert out.dtype == np.float32 and out.shape == (44100,)

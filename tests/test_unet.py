@@ -145,3 +145,9 @@ def test_configs_saved_before_the_architecture_keys_load_as_the_first_model():
     config = ModelConfig.from_dict(old)
     assert (config.stem_stride, config.separable, config.upsampling) == (1, False, "transposed")
     assert set(SEUNet(config).state_dict()) >= {"encoders.0.conv.weight", "downs.0.0.weight", "ups.0.weight"}
+
+
+@pytest.mark.parametrize(("key", "value"), [("stem_stride", 3), ("stem_stride", True), ("separable", "yes"), ("upsampling", "cubic")])
+def test_architecture_keys_are_validated(key, value):
+    with pytest.raises(ValueError, match=key):
+        ModelConfig(**{key: value})

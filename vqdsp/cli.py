@@ -1,4 +1,9 @@
-"""The ``vqdsp`` command: denoise a file, train a model."""
+"""The ``vqdsp`` command: denoise a file, master a batch, evaluate denoisers, train a model.
+
+Every sub-command's parser lives here and imports nothing heavy: ``--help``, ``--version`` and
+argument errors answer without importing torch. The modules that do the work are imported
+only when a command runs.
+"""
 
 from __future__ import annotations
 
@@ -7,36 +12,140 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from vqdsp.evaluation.evaluate import add_eval_parser
-from vqdsp.mastering.master import add_master_parser
+from vqdsp import __version__
+from vqdsp.extras import extra_for, install_hint
+from vqdsp.model.config import ModelConfig
 
 EXAMPLE = Path(__file__).parent / "examples" / "noisy_speech.wav"
+EXAMPLE_OUTPUT = Path("out") / "noisy_speech.denoised.wav"  # relative to the working directory
+WRITABLE = (".wav", ".flac", ".ogg", ".aiff", ".mp3")
+READABLE = "WAV, FLAC, OGG, AIFF, MP3 or M4A"
+
+# Defaults shown in --help that belong to modules importing torch or numpy; tests/test_cli.py
+# checks that they still match those modules.
+EVAL_SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise", "deepfilternet3")  # vqdsp.evaluation.systems.SYSTEMS
+EVAL_NOISE = ("white", "pink", "babble")  # vqdsp.evaluation.evaluate.NoiseRecipe
+EVAL_SNR_DB = (0.0, 5.0, 10.0)
+TRAIN_NOISE = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan")  # vqdsp.training.data.NoiseMix
+TRAIN_SNR_DB = (-5.0, 20.0)
+PRESETS = ("speech",)  # vqdsp.mastering.presets.BUILTIN
+EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "master": "ray"}
 
 
 def fatal(message: str) -> int:
+    """Print ``message`` as an error of the ``vqdsp`` command; returns the exit status, 1."""
     print(f"vqdsp: error: {message}", file=sys.stderr)
     return 1
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, with each option's default added to its help unless the help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or not action.option_strings or default is None or default is False or default == argparse.SUPPRESS:
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+# -- denoise ----------------------------------------------------------------------------------
+def _denoise_paths(args: argparse.Namespace) -> tuple[Path, Path, bool]:
+    """``(source, target, overwrite)``, or a ValueError that names what is wrong (the input first)."""
+    if args.input is None:  # the bundled example: its output is ours to replace
+        target = Path(args.output) if args.output else EXAMPLE_OUTPUT
+        return EXAMPLE, target, args.force or not args.output
+    source = Path(args.input)
+    if source.is_dir():
+        raise ValueError(f"{source} is a folder; give one audio file (`vqdsp master` takes folders)")
+    if not source.is_file():
+        raise ValueError(f"no such file: {source}")
+    _check_readable(source)
+    target = Path(args.output) if args.output else source.with_name(f"{source.stem}.denoised{source.suffix}")
+    return source, target, args.force
+
+
+def _check_readable(source: Path) -> None:
+    from vqdsp.audio.files import open_audio
+
+    try:
+        with open_audio(source):
+            pass
+    except (OSError, ValueError, RuntimeError):
+        raise ValueError(f"cannot read {source}: not an audio file ({READABLE})") from None
+
+
+def _check_target(source: Path, target: Path, overwrite: bool) -> None:
+    from vqdsp.audio.files import output_format
+
+    if target.exists() and target.resolve() == source.resolve():
+        raise ValueError(f"refusing to write over the input {source}; choose another -o OUTPUT")
+    formats = ", ".join(WRITABLE)
+    if not target.suffix:
+        raise ValueError(f"{target} has no extension to choose its format by; give -o OUTPUT ending in one of {formats}")
+    try:
+        output_format(target)
+    except ValueError:
+        raise ValueError(f"cannot write {target}: vqdsp writes {formats}; give -o OUTPUT ending in one of them") from None
+    if target.is_dir():
+        raise ValueError(f"-o {target} is a folder; give a file name, e.g. {target / source.name}")
+    if target.exists() and not overwrite:
+        raise ValueError(f"{target} exists; add --force to replace it")
+
+
 def _denoise(args: argparse.Namespace) -> int:
+    try:
+        source, target, overwrite = _denoise_paths(args)
+        _check_target(source, target, overwrite)
+    except ValueError as err:
+        return fatal(str(err))
+    import torch
+
     from vqdsp.audio.effect import VQDenoise
     from vqdsp.audio.files import process_file
 
-    source = Path(args.input) if args.input else EXAMPLE
-    target = Path(args.output) if args.output else source.with_name(f"{source.stem}.denoised{source.suffix}")
-    if not args.output and not args.input:
-        target = Path.cwd() / f"{source.stem}.denoised{source.suffix}"
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device)
-        process_file(effect, source, target, overwrite=args.force)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        process_file(effect, source, target, overwrite=overwrite)
     except (OSError, ValueError) as err:
         return fatal(str(err))
     print(f"wrote {target}")
     return 0
 
 
+def _add_denoise(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("denoise", help="denoise one audio file", formatter_class=HelpFormatter,
+                       description="Denoise one audio file; the output keeps its rate, channels, length and sample format.")
+    p.add_argument("input", nargs="?", help=f"audio file to clean ({READABLE}; default: a bundled noisy example)")
+    p.add_argument("-o", "--output", help=f"output file; its extension picks the format ({', '.join(WRITABLE)}) "
+                   f"(default: INPUT.denoised.EXT beside the input; for the bundled example {EXAMPLE_OUTPUT}, replaced on every run)")
+    p.add_argument("-m", "--model", help="model .safetensors, its .json beside it (default: the shipped model)")
+    p.add_argument("--attenuation-limit-db", type=float, default=float("inf"),
+                   help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
+    p.add_argument("--mix", type=float, default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")
+    p.add_argument("--device", default="cpu", help="torch device for the model, e.g. cpu or cuda")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's, one per core)")
+    p.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
+    p.set_defaults(run=_denoise)
+
+
+# -- train ------------------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
-    from vqdsp.model.config import ModelConfig
     from vqdsp.training.data import NoiseMix, SpeechAugmentation
     from vqdsp.training.losses import LossWeights
     from vqdsp.training.train import TrainConfig, init_distributed, train
@@ -52,7 +161,7 @@ def _train(args: argparse.Namespace) -> int:
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
         val_segments=args.val_segments, val_utterances=args.val_utterances, seed=args.seed, threads=args.threads,
         max_minutes=args.max_minutes,
-    )
+    )  # fmt: skip
     model_cfg = ModelConfig(channels=tuple(args.channels), codebook_size=args.codebook_size)
     try:
         final = train(cfg, model_cfg, resume=args.resume)
@@ -62,58 +171,178 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vqdsp", description="Speech denoising with a VQ-VAE SE-U-Net.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("denoise", help="denoise one audio file")
-    p.add_argument("input", nargs="?", help="audio file to clean (default: a bundled noisy example)")
-    p.add_argument("-o", "--output", help="output file (default: INPUT.denoised.EXT beside the input)")
-    p.add_argument("-m", "--model", help="model .safetensors (default: the shipped model)")
-    p.add_argument("--attenuation-limit-db", type=float, default=float("inf"), help="deepest noise suppression, in dB")
-    p.add_argument("--mix", type=float, default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")
-    p.add_argument("--device", default="cpu", help="torch device for the model, e.g. cpu or cuda")
-    p.add_argument("-f", "--force", action="store_true", help="overwrite OUTPUT if it exists")
-    p.set_defaults(run=_denoise)
-
-    p = sub.add_parser("train", help="train a model on folders of clean speech")
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    model = ModelConfig()
+    p = sub.add_parser("train", help="train a model on folders of clean speech", formatter_class=HelpFormatter,
+                       description="Train a model on folders of clean speech, noise mixed in on the fly (needs vqdsp[train]).")
     p.add_argument("data", nargs="+", help="folders of clean speech; each sub-folder is a speaker")
     p.add_argument("-o", "--out", default="runs/default", help="run folder for checkpoints, logs and the model")
-    p.add_argument("--validation-speaker", action="append", help="speaker (sub-folder) to hold out; repeatable")
-    p.add_argument("--noise", nargs="+", default=["white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan"], help="noise types (default: %(default)s)")
+    p.add_argument("--validation-speaker", action="append", help="speaker (sub-folder) to hold out; repeatable (default: 10%% of the speakers)")
+    p.add_argument("--noise", nargs="+", default=list(TRAIN_NOISE), help="noise types")
     p.add_argument("--noise-dir", action="append", help="folder of recorded noise to mix in; repeatable")
     p.add_argument("--music-dir", action="append", help="folder of music to mix in as noise; repeatable")
-    p.add_argument("--validation-music", action="append", help="music file or folder held out for validation; repeatable")
-    p.add_argument("--second-noise", type=float, default=0.3, help="probability of a second noise at once (default: %(default)s)")
+    p.add_argument("--validation-music", action="append", help="music file or folder held out of training for validation; repeatable")
+    p.add_argument("--second-noise", type=float, default=0.3, help="probability of a second noise type at once")
+    p.add_argument("--snr-db", nargs=2, type=float, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
     p.add_argument("--augment", choices=["robust", "none"], default="robust",
-                   help="clean-speech augmentation: speed, room, microphone EQ, band limit, codec (default: %(default)s)")
-    p.add_argument("--si-sdr-weight", type=float, default=0.02, help="weight of the waveform SI-SDR loss (default: %(default)s)")
-    p.add_argument("--multi-resolution-weight", type=float, default=0.0, help="weight of the multi-resolution STFT loss (default: %(default)s)")
-    p.add_argument("--speech-suppression-weight", type=float, default=1.0,
-                   help="extra L1 weight on suppressed speech (default: %(default)s)")
-    p.add_argument("--max-minutes", type=float, default=0.0, help="stop cleanly after this wall time; --resume continues (0: no limit)")
-    p.add_argument("--snr-db", nargs=2, type=float, default=[-5.0, 20.0], metavar=("LOW", "HIGH"), help="SNR range in dB")
+                   help="clean-speech augmentation: speed, room, microphone EQ, band limit, codec")
+    p.add_argument("--si-sdr-weight", type=float, default=0.02, help="weight of the waveform SI-SDR loss term")
+    p.add_argument("--multi-resolution-weight", type=float, default=0.0, help="weight of the multi-resolution STFT loss term")
+    p.add_argument("--speech-suppression-weight", type=float, default=1.0, help="extra L1 weight on suppressed speech")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop cleanly at the first checkpoint after this wall time; --resume continues (0: no limit)")
     p.add_argument("--steps", type=int, default=20000, help="optimiser steps")
     p.add_argument("--batch-size", type=int, default=16, help="segments per step (per process)")
     p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
     p.add_argument("--eval-every", type=int, default=200, help="steps between validation and checkpoints")
     p.add_argument("--val-segments", type=int, default=64, help="segments in the fixed validation set (loss)")
     p.add_argument("--val-utterances", type=int, default=6, help="held-out utterances scored with PESQ/STOI per epoch (0: none)")
-    p.add_argument("--channels", nargs="+", type=int, default=[16, 32, 64, 96], help="channels per U-Net level (default: %(default)s)")
-    p.add_argument("--codebook-size", type=int, default=256, help="codes in the bottleneck quantizer")
+    p.add_argument("--channels", nargs="+", type=int, default=list(model.channels), help="channels per U-Net level")
+    p.add_argument("--codebook-size", type=int, default=model.codebook_size, help="codes in the bottleneck quantizer")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: torch's default)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.set_defaults(run=_train)
 
-    add_eval_parser(sub)
-    add_master_parser(sub)
+
+# -- eval -------------------------------------------------------------------------------------
+def _eval(args: argparse.Namespace) -> int:
+    from vqdsp.evaluation.evaluate import NoiseRecipe, evaluate
+    from vqdsp.evaluation.systems import build_systems
+
+    try:
+        systems, notes = build_systems(args.systems, args.model)
+        for note in notes:
+            print(f"vqdsp: note: {note}")
+        recipe = None if args.noisy else NoiseRecipe(tuple(args.noise), tuple(args.snr_db), args.seed)
+        result = evaluate(
+            args.clean, args.out, systems, noisy=args.noisy, recipe=recipe, babble_dirs=args.babble_dir or [],
+            music_dirs=args.music_dir or [], sample_rate=args.sample_rate, limit=args.limit, examples=args.examples, max_delay_ms=args.max_delay_ms,
+            overwrite=args.force, progress=not args.quiet, notes=notes,
+        )
+    except (OSError, ValueError) as err:
+        return fatal(str(err))
+    print(result.markdown)
+    print(f"wrote {result.out_dir}")
+    return 0
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="score denoisers on clean speech made noisy (STOI, PESQ, SI-SDR, NSR)", formatter_class=HelpFormatter,
+                       description="Score denoisers on clean speech made noisy (needs vqdsp[eval]; the peers: vqdsp[peers]).")
+    p.add_argument("clean", nargs="+", help="folders or files of clean speech")
+    p.add_argument("-o", "--out", default="out/eval", help="folder for tables, figures and examples")
+    p.add_argument("--noisy", help="folder of noisy recordings paired with CLEAN by path or name (instead of --noise)")
+    p.add_argument("--noise", nargs="+", default=list(EVAL_NOISE),
+                   help="conditions: noise types to mix in, or reverb (a room, scored against the reverberant speech) "
+                        "or channel (a GSM phone line); white pink brown hum babble music clicks keyboard modulated fan reverb channel")
+    p.add_argument("--snr-db", nargs="+", type=float, default=list(EVAL_SNR_DB), help="SNRs to mix at, in dB")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable")
+    p.add_argument("--music-dir", action="append", help="music for music noise (tracks never used in training); repeatable")
+    p.add_argument("--systems", nargs="+", default=list(EVAL_SYSTEMS), choices=EVAL_SYSTEMS,
+                   help="systems to compare (default: all; a missing optional one is skipped)")
+    p.add_argument("-m", "--model", action="append", help="model .safetensors for 'model' (default: the shipped one); repeatable")
+    p.add_argument("--limit", type=int, help="score at most N clean files, spread over the list (default: all)")
+    p.add_argument("--examples", type=int, default=3, help="examples to save as WAVs and spectrogram figures")
+    p.add_argument("--sample-rate", type=int, default=8000, help="rate to read, denoise and score at, in Hz")
+    p.add_argument("--max-delay-ms", type=float, default=0.0, help="undo a constant delay of outputs up to this, in ms")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-f", "--force", action="store_true", help="replace an earlier evaluation in --out")
+    p.set_defaults(run=_eval)
+
+
+# -- master -----------------------------------------------------------------------------------
+def _master(args: argparse.Namespace) -> int:
+    from vqdsp.mastering.master import AUDIO_SUFFIXES, REPORT_NAME, master, plan_jobs
+    from vqdsp.mastering.presets import BUILTIN, PresetError, load_preset
+
+    if args.show_preset:
+        if args.show_preset not in BUILTIN:
+            return fatal(f"no built-in preset {args.show_preset!r}; choose from {', '.join(sorted(BUILTIN))}")
+        print(BUILTIN[args.show_preset], end="")
+        return 0
+    if not args.inputs or not args.output_dir:
+        return fatal("give INPUTS and -o OUTPUT_DIR, e.g. vqdsp master recordings/ -o mastered/")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        preset = load_preset(args.preset)
+        preset.build()  # every effect and parameter checked before any file is touched
+        jobs = plan_jobs(args.inputs, args.output_dir, args.subtype)
+        if args.subtype:
+            _check_subtype([Path(job.target) for job in jobs], args.subtype)
+    except (PresetError, FileNotFoundError, ValueError) as err:
+        return fatal(str(err))
+    if not jobs:
+        return fatal(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in {' '.join(args.inputs)}")
+    try:
+        reports = master(
+            jobs, preset, args.output_dir, workers=args.jobs, backend=args.backend, overwrite=args.overwrite,
+            ray_address=args.ray_address, progress=False if args.no_progress else None,
+        )
+    except KeyboardInterrupt:
+        print("vqdsp: interrupted; finished files are in place, run the same command again to do the rest", file=sys.stderr)
+        return 130
+    counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
+    print(f"{counts['done']} mastered, {counts['skipped']} skipped (output exists), {counts['failed']} failed; "
+          f"report: {Path(args.output_dir) / (REPORT_NAME + '.json')}")
+    return 1 if counts["failed"] else 0
+
+
+def _check_subtype(targets: Sequence[Path], subtype: str) -> None:
+    import soundfile as sf
+
+    from vqdsp.audio.files import output_format
+
+    for target in targets:
+        fmt = output_format(target)
+        if not sf.check_format(fmt, subtype):
+            raise ValueError(f"--subtype {subtype} cannot be written as {fmt} ({target}); try PCM_16 or PCM_24")
+
+
+def _add_master(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("master", help="denoise and level many recordings (files, folders, globs) with a preset", formatter_class=HelpFormatter,
+                       description="Denoise and level many recordings with a preset; re-running resumes (existing outputs are skipped).")
+    p.add_argument("inputs", nargs="*", help="audio files, folders (searched recursively) or glob patterns")
+    p.add_argument("-o", "--output-dir", help="folder for the results; input folder layouts are mirrored inside it")
+    p.add_argument("--preset", default="speech", help=f"built-in preset ({', '.join(PRESETS)}) or a preset .toml file")
+    p.add_argument("-j", "--jobs", type=positive_int, default=1, help="files processed at once (processes or Ray tasks)")
+    p.add_argument("--threads", type=positive_int,
+                   help="torch CPU threads of the denoiser (default: torch's, one per core; with --jobs > 1 each process takes cores / jobs)")
+    p.add_argument("--backend", choices=("pool", "ray"), default="pool", help="local process pool, or Ray tasks on a Ray cluster (needs vqdsp[ray])")
+    p.add_argument("--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray instance)")
+    p.add_argument("--subtype", help="output sample format for every file, e.g. PCM_16, PCM_24, FLOAT (default: each input's)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them, i.e. resume)")
+    p.add_argument("--show-preset", metavar="NAME", help="print a built-in preset's TOML (a starting point for your own) and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_master)
+
+
+# -- the command ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The ``vqdsp`` parser with every sub-command; building it imports nothing heavy."""
+    parser = argparse.ArgumentParser(prog="vqdsp", description="Speech denoising with a VQ-VAE SE-U-Net.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_denoise(sub)
+    _add_master(sub)
+    _add_eval(sub)
+    _add_train(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``vqdsp`` with ``argv`` (default: the command line); returns the exit status."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except ModuleNotFoundError as err:  # an optional dependency: name the extra that brings it
+        extra = extra_for(err.name, EXTRA_OF_COMMAND.get(args.command))
+        if extra is None:
+            raise
+        return fatal(f"`vqdsp {args.command}` needs {install_hint(err.name or '', extra)}")
 
 
 if __name__ == "__main__":

@@ -138,33 +138,14 @@ __global__ void plane_sum(const float* a, const float* b, float* out, int64_t hw
   if (threadIdx.x == 0) out[blockIdx.x] = s * mul;
 }
 
-// One block per batch item: gate[b, :] = sigmoid(W2 relu(W1 mean[b, :] + b1) + b2).
-__global__ void se_gate(const float* mean, const float* w1, const float* b1, const float* w2, const float* b2,
-                        float* gate, int64_t c, int64_t h) {
-  extern __shared__ float sm[];
-  float *m = sm, *hid = sm + c;
-  const int64_t b = blockIdx.x;
-  for (int64_t k = threadIdx.x; k < c; k += blockDim.x) m[k] = mean[b * c + k];
-  __syncthreads();
-  for (int64_t j = threadIdx.x; j < h; j += blockDim.x) {
-    float s = b1[j];
-    for (int64_t k = 0; k < c; ++k) s = fmaf(w1[j * c + k], m[k], s);
-    hid[j] = fmaxf(s, 0.f);
-  }
-  __syncthreads();
-  for (int64_t k = threadIdx.x; k < c; k += blockDim.x) {
-    float s = b2[k];
-    for (int64_t j = 0; j < h; ++j) s = fmaf(w2[k * h + j], hid[j], s);
-    gate[b * c + k] = 1.f / (1.f + expf(-s));
-  }
-}
+__device__ __forceinline__ float relu(float v) { return v < 0.f ? 0.f : v; }  // keeps NaN, as torch.relu does
 
-// One block per batch item: from ds = sum(grad * x) per plane, the gradients of the gate MLP's activations.
-__global__ void se_gate_backward(const float* mean, const float* ds, const float* w1, const float* b1, const float* w2,
-                                 const float* b2, float* dg, float* gate, float* dm, float* dh, float* act, int64_t c,
-                                 int64_t h, float inv_hw) {
-  extern __shared__ float sm[];
-  float *m = sm, *hid = sm + c, *g = sm + c + h, *dhs = sm + 2 * c + h;
+// The SE gate MLP of batch item blockIdx.x, shared by the forward and the backward: the means into m, the
+// pre-activations W1 m + b1 into hid (their ReLU into act[b, :] when act is given), then for each channel k
+// emit(k, sigmoid(W2 relu(hid) + b2)[k]). m [c] and hid [h] are shared memory.
+template <class Emit>
+__device__ void gate_mlp(const float* mean, const float* w1, const float* b1, const float* w2, const float* b2,
+                         float* m, float* hid, float* act, int64_t c, int64_t h, Emit emit) {
   const int64_t b = blockIdx.x;
   for (int64_t k = threadIdx.x; k < c; k += blockDim.x) m[k] = mean[b * c + k];
   __syncthreads();
@@ -172,22 +153,41 @@ __global__ void se_gate_backward(const float* mean, const float* ds, const float
     float s = b1[j];
     for (int64_t k = 0; k < c; ++k) s = fmaf(w1[j * c + k], m[k], s);
     hid[j] = s;
-    act[b * h + j] = fmaxf(s, 0.f);
+    if (act) act[b * h + j] = relu(s);
   }
   __syncthreads();
   for (int64_t k = threadIdx.x; k < c; k += blockDim.x) {
     float s = b2[k];
-    for (int64_t j = 0; j < h; ++j) s = fmaf(w2[k * h + j], fmaxf(hid[j], 0.f), s);
-    const float sig = 1.f / (1.f + expf(-s));
+    for (int64_t j = 0; j < h; ++j) s = fmaf(w2[k * h + j], relu(hid[j]), s);
+    emit(k, 1.f / (1.f + expf(-s)));
+  }
+}
+
+// One block per batch item: gate[b, :] = sigmoid(W2 relu(W1 mean[b, :] + b1) + b2).
+__global__ void se_gate(const float* mean, const float* w1, const float* b1, const float* w2, const float* b2,
+                        float* gate, int64_t c, int64_t h) {
+  extern __shared__ float sm[];
+  const int64_t b = blockIdx.x;
+  gate_mlp(mean, w1, b1, w2, b2, sm, sm + c, nullptr, c, h, [&](int64_t k, float sig) { gate[b * c + k] = sig; });
+}
+
+// One block per batch item: from ds = sum(grad * x) per plane, the gradients of the gate MLP's activations.
+__global__ void se_gate_backward(const float* mean, const float* ds, const float* w1, const float* b1, const float* w2,
+                                 const float* b2, float* dg, float* gate, float* dm, float* dh, float* act, int64_t c,
+                                 int64_t h, float inv_hw) {
+  extern __shared__ float sm[];
+  float *hid = sm + c, *g = sm + c + h, *dhs = sm + 2 * c + h;
+  const int64_t b = blockIdx.x;
+  gate_mlp(mean, w1, b1, w2, b2, sm, hid, act, c, h, [&](int64_t k, float sig) {
     g[k] = ds[b * c + k] * sig * (1.f - sig);
     dg[b * c + k] = g[k];
     gate[b * c + k] = sig;
-  }
+  });
   __syncthreads();
   for (int64_t j = threadIdx.x; j < h; j += blockDim.x) {
     float s = 0.f;
-    if (hid[j] > 0.f)
-      for (int64_t k = 0; k < c; ++k) s = fmaf(w2[k * h + j], g[k], s);
+    for (int64_t k = 0; k < c; ++k) s = fmaf(w2[k * h + j], g[k], s);
+    s = hid[j] <= 0.f ? 0.f : s;  // the ReLU's derivative, as torch's threshold_backward (a NaN hid passes s)
     dhs[j] = s;
     dh[b * h + j] = s;
   }

@@ -100,6 +100,18 @@ class Pedalboard(MutableSequence):
         """Sum of the reported latencies of the Python effects (native plugins report none to Python)."""
         return sum(getattr(stage, "latency_samples", 0) for stage in self.stages)
 
+    def latency_at(self, sample_rate: float) -> int:
+        """Delay of the ``reset=False`` output in samples at ``sample_rate``: the stages' ``latency_at``
+        where they have one (:class:`~vqdsp.VQDenoise`), else their ``latency_samples``."""
+        return sum(
+            stage.latency_at(sample_rate) if hasattr(stage, "latency_at") else getattr(stage, "latency_samples", 0)
+            for stage in self.stages
+        )
+
+    def shortest_input_at(self, sample_rate: float) -> int:
+        """Fewest samples at ``sample_rate`` its effects can judge (0 if none says); shorter files get a warning."""
+        return max((stage.shortest_input_at(sample_rate) for stage in self.stages if hasattr(stage, "shortest_input_at")), default=0)
+
     def reset(self) -> None:
         """Reset every plugin (tails, buffers); parameters stay as they are."""
         for plugin in self._plugins:

@@ -1,47 +1,88 @@
-"""``VQDenoise``: the denoiser as an effect that follows pedalboard's plugin conventions."""
+"""``VQDenoise``: the denoiser as an effect that follows pedalboard's plugin conventions.
+
+It alone owns the audio path's state: streaming, channel layout, mix, latency and threads.
+:class:`~vqdsp.audio.denoiser.Denoiser` only turns segments into denoised segments.
+"""
 
 from __future__ import annotations
 
 import math
+import numbers
 import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import torch
 
-from vqdsp.model.checkpoint import load_model
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.framing import SegmentStream
+from vqdsp.audio.stft import check_audio
+from vqdsp.model.checkpoint import load_model
 
 BUFFER_SIZE = 8192
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
+CHANNEL_MODES = ("independent", "linked")
+
+_torch_started = False  # set once this process has run the model (torch's OpenMP threads exist)
+_forked_after_torch = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_after_torch
+    _forked_after_torch = _forked_after_torch or _torch_started
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class VQDenoise:
     """Remove noise from speech with the VQ-VAE SE-U-Net (the shipped model by default).
 
     Works like a pedalboard plugin: ``effect(audio, sample_rate)`` with ``audio`` shaped
-    ``(channels, samples)``, ``(samples, channels)`` or ``(samples,)`` (the smaller dimension is
-    taken as channels), float32 or float64, at any sample rate; the output has the input's
-    shape, dtype and length. Each channel is denoised; channels go through the model together.
+    ``(channels, samples)``, ``(samples, channels)`` or ``(samples,)``, float32 or float64, at
+    any sample rate from 1 kHz to 384 kHz; the output has the input's shape, dtype and length.
+    The layout is read as pedalboard reads it: the channel count of the stream in progress (or
+    ``channels``) is used as the hint; without one the smaller dimension is taken as channels.
 
     The model runs at its own rate (8 kHz for the default); at other rates its time-frequency
     gain is applied to the audio at its own rate, so the band above the model's Nyquist is kept
     (and attenuated only where the model found noise).
 
     With ``reset=False`` the effect streams: chunks of any size give the one-shot output delayed
-    by :attr:`latency_samples`, in memory bounded by the chunk size. With ``reset=True`` (the
-    default) each call is a whole signal: the output is aligned with the input.
+    by :meth:`latency_at` samples, in memory bounded by the chunk size. With ``reset=True`` (the
+    default) each call is a whole signal: the output is aligned with the input. Input shorter
+    than one analysis window of the model (:meth:`shortest_input_at`, 65 ms for the default) is
+    processed as if it went on mirrored, with a warning: the model has too little of it to tell
+    speech from noise, so it may come back strongly attenuated.
 
     Input outside [-1, 1] is processed as it is (nothing is clipped); silence stays silence; NaN
-    or Inf samples, integer arrays and arrays that are not 1-D or 2-D raise errors.
+    or Inf samples (also after the cast to float32), integer arrays and arrays that are not 1-D
+    or 2-D raise errors.
+
+    The effect can be pickled in any state. In a process pool, use the ``spawn`` or
+    ``forkserver`` start method: a process forked after the model has run cannot use torch's
+    threads, and raises a RuntimeError saying so instead of hanging.
 
     Args:
         attenuation_limit_db: deepest suppression allowed, in dB (``math.inf``: no limit).
             A limit (e.g. 20-30 dB) keeps a natural noise floor and avoids "underwater" speech.
         mix: wet fraction, 0 (dry input only) to 1 (fully denoised).
-        model: path to a ``.safetensors`` model (its ``.json`` config beside it); None: the shipped model.
-        device: torch device to run the model on, e.g. ``"cpu"`` or ``"cuda"``.
+        model: path to a ``.safetensors`` model (its ``.json`` config beside it), or a loaded
+            model (a ``torch.nn.Module`` with ``config.stft``, run on its own device); None: the shipped model.
+        device: torch device to run the model on, ``"cpu"`` or ``"cuda[:N]"``.
+        threads: CPU threads to use (segments are processed this many at a time, each with one
+            torch thread).
+        channel_mode: ``"independent"``: each channel is denoised on its own; ``"linked"``: one
+            model pass on the channels' mean and the same gain on every channel (the stereo
+            image stays put, and C channels cost what one does).
+        channels: channel count of the input; None: read from each stream's first array.
+            Set it to stream chunks with fewer samples than channels (e.g. one frame at a time).
     """
 
     is_effect = True
@@ -51,19 +92,23 @@ class VQDenoise:
         self,
         attenuation_limit_db: float = math.inf,
         mix: float = 1.0,
-        model: str | os.PathLike | None = None,
+        model: str | os.PathLike | torch.nn.Module | None = None,
         device: str = "cpu",
+        threads: int = 1,
+        channel_mode: str = "independent",
+        channels: int | None = None,
     ) -> None:
-        self._model_path: Path | None = None
-        self._device = "cpu"
         self._denoiser: Denoiser | None = None
-        self.attenuation_limit_db = attenuation_limit_db
-        self.mix = mix
-        self.device = device
-        self.model = model
+        self._executor: ThreadPoolExecutor | None = None
         self._stream: SegmentStream | None = None
         self._stream_key: tuple[int, int] | None = None
-        self._last_rate: int | None = None
+        self.attenuation_limit_db = attenuation_limit_db
+        self.mix = mix
+        self.threads = threads
+        self.channel_mode = channel_mode
+        self.channels = channels
+        self._device = _check_device(device)
+        self.model = model
 
     # -- parameters -------------------------------------------------------------------------
     @property
@@ -73,9 +118,9 @@ class VQDenoise:
 
     @attenuation_limit_db.setter
     def attenuation_limit_db(self, value: float) -> None:
-        value = float(value)
+        value = _real("attenuation_limit_db", value)
         if not value > 0:
-            raise ValueError(f"attenuation_limit_db must be > 0 dB, got {value}")
+            raise ValueError(f"attenuation_limit_db must be > 0 dB (math.inf: no limit), got {value}")
         self._attenuation_limit_db = value
         if self._denoiser is not None:
             self._denoiser.attenuation_limit_db = None if math.isinf(value) else value
@@ -87,24 +132,29 @@ class VQDenoise:
 
     @mix.setter
     def mix(self, value: float) -> None:
-        value = float(value)
+        value = _real("mix", value)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"mix must be between 0 and 1, got {value}")
         self._mix = value
 
     @property
-    def model(self) -> str | None:
-        """Path of the model file, or None for the shipped model."""
-        return None if self._model_path is None else str(self._model_path)
+    def model(self) -> str | torch.nn.Module | None:
+        """Path of the model file, the model itself if one was given loaded, or None for the shipped model."""
+        if isinstance(self._model_source, torch.nn.Module):
+            return self._model_source
+        return None if self._model_source is None else str(self._model_source)
 
     @model.setter
-    def model(self, value: str | os.PathLike | None) -> None:
-        path = None if value is None else Path(value)
-        self._denoiser = Denoiser(
-            load_model(path, self._device),
-            attenuation_limit_db=None if math.isinf(self.attenuation_limit_db) else self.attenuation_limit_db,
-        )
-        self._model_path = path
+    def model(self, value: str | os.PathLike | torch.nn.Module | None) -> None:
+        if isinstance(value, torch.nn.Module):
+            source, loaded = value, value
+            self._device = str(next(value.parameters()).device)  # a loaded model runs where it is
+        else:
+            source = None if value is None else Path(value)
+            loaded = load_model(source, self._device)
+        limit = None if math.isinf(self.attenuation_limit_db) else self.attenuation_limit_db
+        self._denoiser = Denoiser(loaded, attenuation_limit_db=limit)
+        self._model_source = source
         self.reset()
 
     @property
@@ -114,19 +164,53 @@ class VQDenoise:
 
     @device.setter
     def device(self, value: str) -> None:
-        device = torch.device(value)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {value!r} asked for, but CUDA is not available here; use 'cpu'")
-        self._device = str(device)
+        self._device = _check_device(value)
         if self._denoiser is not None:
-            self._denoiser.model.to(device)
+            self._denoiser.model.to(self._device)
+
+    @property
+    def threads(self) -> int:
+        """CPU threads: segments processed at a time, each with one torch thread."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"threads must be a whole number >= 1, got {value!r}")
+        if value < 1:
+            raise ValueError(f"threads must be >= 1 (1 for one core), got {value}")
+        self._threads = int(value)
+        self._shutdown_executor()
+
+    @property
+    def channel_mode(self) -> str:
+        """``"independent"`` (each channel on its own) or ``"linked"`` (one gain for all, from their mean)."""
+        return self._channel_mode
+
+    @channel_mode.setter
+    def channel_mode(self, value: str) -> None:
+        if value not in CHANNEL_MODES:
+            raise ValueError(f"channel_mode must be one of {', '.join(map(repr, CHANNEL_MODES))}, got {value!r}")
+        self._channel_mode = value
+
+    @property
+    def channels(self) -> int | None:
+        """Channel count of the input (the layout hint), or None to read it from each stream's first array."""
+        return self._channels
+
+    @channels.setter
+    def channels(self, value: int | None) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+            raise ValueError(f"channels must be None or a whole number >= 1, got {value!r}")
+        self._channels = None if value is None else int(value)
 
     @property
     def parameters(self) -> MappingProxyType:
         """Read-only view of the parameters; set them as attributes (``effect.mix = 0.8``)."""
-        return MappingProxyType(
-            {"attenuation_limit_db": self.attenuation_limit_db, "mix": self.mix, "model": self.model, "device": self.device}
-        )
+        return MappingProxyType({
+            "attenuation_limit_db": self.attenuation_limit_db, "mix": self.mix, "model": self.model,
+            "device": self.device, "threads": self.threads, "channel_mode": self.channel_mode, "channels": self.channels,
+        })
 
     @property
     def sample_rate(self) -> int:
@@ -135,17 +219,25 @@ class VQDenoise:
 
     @property
     def latency_samples(self) -> int:
-        """Delay of the ``reset=False`` output (one model segment, 1 s by default), in samples at the
-        rate last processed (the model's rate before any audio)."""
-        return self.latency_at(self._last_rate or self.sample_rate)
+        """Delay of the ``reset=False`` output at the model's rate (one model segment); see :meth:`latency_at`."""
+        return self.latency_at(self.sample_rate)
 
-    def latency_at(self, sample_rate: int) -> int:
-        """Delay of the ``reset=False`` output, in samples at ``sample_rate``."""
-        return self._denoiser.segment_length(int(round(sample_rate)))[0]
+    def latency_at(self, sample_rate: float) -> int:
+        """Delay of the ``reset=False`` output, in samples at ``sample_rate`` (one model segment, 1 s by default)."""
+        return self._denoiser.segment_length(_check_rate(sample_rate))[0]
+
+    def shortest_input_at(self, sample_rate: float) -> int:
+        """Fewest samples at ``sample_rate`` the model can judge (one analysis window); shorter input gets a warning."""
+        return self._denoiser.stft_at(_check_rate(sample_rate)).nperseg
 
     def __repr__(self) -> str:
         params = " ".join(f"{k}={v!r}" for k, v in self.parameters.items())
         return f"<vqdsp.VQDenoise {params} at {id(self):#x}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_executor"] = None  # threads are not pickled; a new pool starts on the next call
+        return state
 
     # -- processing ---------------------------------------------------------------------------
     def reset(self) -> None:
@@ -154,40 +246,46 @@ class VQDenoise:
         self._stream_key = None
 
     def process(self, input_array: np.ndarray, sample_rate: float, buffer_size: int = BUFFER_SIZE, reset: bool = True) -> np.ndarray:
-        """Denoise ``input_array`` at ``sample_rate``; see the class docstring for shapes and streaming."""
-        audio = np.asarray(input_array)
-        if audio.dtype not in (np.float32, np.float64):
+        """Denoise ``input_array`` at ``sample_rate``; see the class docstring for shapes and streaming.
+
+        ``buffer_size`` is accepted for pedalboard's call contract; the output does not depend on it.
+        """
+        rate = _check_rate(sample_rate)
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, numbers.Integral) or buffer_size < 1:
+            raise ValueError(f"buffer_size must be a whole number of samples >= 1, got {buffer_size!r}")
+        dtype = np.asarray(input_array).dtype
+        if dtype not in (np.float32, np.float64):
             raise TypeError(
-                f"expected a float32 or float64 array, got {audio.dtype}; "
+                f"expected a float32 or float64 array, got {dtype}; "
                 "convert integer PCM first, e.g. audio.astype(np.float32) / 32768"
             )
+        audio = check_audio(input_array, "input", allow_empty=True)
         if audio.ndim not in (1, 2):
             raise ValueError(f"expected audio shaped (samples,) or (channels, samples), got {audio.ndim} dimensions")
-        if not sample_rate > 0:
-            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-        if buffer_size < 1:
-            raise ValueError(f"buffer_size must be >= 1, got {buffer_size}")
-        if audio.size == 0:
-            return audio.copy()
-        if not np.all(np.isfinite(audio)):
-            raise ValueError("input contains NaN or Inf samples; clean or replace them first")
-        channels_last = audio.ndim == 2 and audio.shape[1] < audio.shape[0]
-        if audio.ndim == 2 and audio.shape[0] == audio.shape[1] and audio.shape[0] > 1:
-            raise ValueError(
-                f"cannot tell channels from samples in a square array {audio.shape}; pass (channels, samples)"
-            )
+        hint = self._channels if self._channels is not None else None if reset or self._stream_key is None else self._stream_key[1]
+        channels_last = _channels_last(audio.shape, hint)
         planar = audio.T if channels_last else audio if audio.ndim == 2 else audio[None]
-        rate = self._last_rate = int(round(sample_rate))
+        if audio.size == 0:
+            return np.zeros(audio.shape, dtype)
+        if _forked_after_torch:
+            raise RuntimeError(
+                "VQDenoise cannot run in a process forked after torch started its threads (it would hang); "
+                "start process pools with multiprocessing.get_context('spawn') or 'forkserver'"
+            )
         stream = self._stream_for(rate, planar.shape[0], fresh=reset)
-        planar32 = planar.astype(np.float32)
-        if reset:
-            out = stream.process_all(planar32)
-        else:
-            out = np.concatenate(
-                [stream.push(planar32[:, i : i + buffer_size]) for i in range(0, planar32.shape[1], buffer_size)], axis=1
+        with _torch_threads(1), np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+            if reset:
+                if planar.shape[1] < self.shortest_input_at(rate):
+                    warnings.warn(short_input_message(planar.shape[1], rate, self.shortest_input_at(rate)), stacklevel=2)
+                out = stream.process_all(planar)
+            else:
+                out = stream.push(planar)
+        if not np.isfinite(out).all():
+            raise ValueError(
+                f"the output overflowed float32 (input peak {np.abs(audio).max():.3g}); scale the input into [-1, 1] first"
             )
         out = out.T if channels_last else out.reshape(audio.shape)
-        return np.ascontiguousarray(out, dtype=audio.dtype)
+        return np.ascontiguousarray(out, dtype=dtype)
 
     __call__ = process
 
@@ -199,16 +297,106 @@ class VQDenoise:
                 "call reset() or process with reset=True"
             )
         if fresh or self._stream is None:
-            self._stream, self._stream_key = self._make_stream(rate, channels), key
+            seg, overlap = self._denoiser.segment_length(rate)
+            batch = max(1, self._denoiser.batch_size // (1 if self._channel_mode == "linked" else channels))
+            self._stream = SegmentStream(_SegmentsAt(self, rate), seg, overlap, channels, batch)
+            self._stream_key = key
+        self._stream.executor = self._executor_for()
         return self._stream
 
-    def _make_stream(self, rate: int, channels: int) -> SegmentStream:
-        denoiser = self._denoiser
-        seg, overlap = denoiser.segment_length(rate)
+    def _executor_for(self) -> ThreadPoolExecutor | None:
+        if self._threads > 1 and self._executor is None:
+            self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="vqdsp")
+        return self._executor
 
-        def wet_dry(segments: np.ndarray) -> np.ndarray:
-            wet = denoiser.process_segments(segments, rate)
-            return wet if self.mix >= 1.0 else self.mix * wet + (1.0 - self.mix) * segments
+    def _shutdown_executor(self) -> None:
+        executor, self._executor = getattr(self, "_executor", None), None
+        if executor is not None:
+            executor.shutdown(wait=False)
 
-        batch = max(1, denoiser.batch_size // channels)
-        return SegmentStream(wet_dry, seg, overlap, channels, batch)
+
+def short_input_message(samples: int, sample_rate: int, shortest: int) -> str:
+    """The warning for input shorter than the model can judge."""
+    return (
+        f"{samples / sample_rate * 1000:.3g} ms of audio is shorter than the denoiser's analysis window "
+        f"({shortest / sample_rate * 1000:.3g} ms), too short to tell speech from noise: it is processed as if "
+        "it went on mirrored, and may come back strongly attenuated"
+    )
+
+
+class _SegmentsAt:
+    """Denoise and mix segments ``[channels, N, samples]`` at one rate: what a stream of ``effect`` runs."""
+
+    def __init__(self, effect: VQDenoise, rate: int) -> None:
+        self.effect, self.rate = effect, rate
+
+    def __call__(self, segments: np.ndarray) -> np.ndarray:
+        global _torch_started
+        _torch_started = True
+        effect = self.effect
+        with np.errstate(over="ignore", invalid="ignore"):  # VQDenoise.process checks the output
+            wet = effect._denoiser.process_segments(segments, self.rate, linked=effect.channel_mode == "linked")
+        return wet if effect.mix >= 1.0 else effect.mix * wet + (1.0 - effect.mix) * segments
+
+
+@contextmanager
+def _torch_threads(count: int | None):
+    """Run with ``count`` torch threads (None: leave them as they are), then restore the setting."""
+    before = torch.get_num_threads()
+    if count is None or count == before:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _channels_last(shape: tuple[int, ...], hint: int | None) -> bool:
+    """Whether a 2-D ``shape`` is ``(samples, channels)``: by the channel-count ``hint``, else the smaller dimension."""
+    if len(shape) == 1:
+        if hint not in (None, 1):
+            raise ValueError(f"got 1-D audio, but the stream has {hint} channels; pass (channels, samples)")
+        return False
+    if hint is not None:
+        if shape[0] == hint:
+            return False
+        if shape[1] == hint:
+            return True
+        raise ValueError(f"audio of shape {shape} has no dimension of {hint} channels (the stream's); call reset() first")
+    if shape[0] == shape[1] and shape[0] > 1:
+        raise ValueError(f"cannot tell channels from samples in a square array {shape}; pass (channels, samples) and set channels=")
+    return shape[1] < shape[0]
+
+
+def _real(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a number, got NaN")
+    return value
+
+
+def _check_rate(sample_rate: Any) -> int:
+    value = _real("sample_rate", sample_rate)
+    if not MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE:
+        raise ValueError(f"sample_rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got {sample_rate!r}")
+    return int(round(value))
+
+
+def _check_device(value: Any) -> str:
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {value!r}") from err
+    if device.type == "cpu":
+        return "cpu"
+    if device.type != "cuda":
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {value!r}")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {value!r} asked for, but CUDA is not available here; use 'cpu'")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {value!r} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return str(device)

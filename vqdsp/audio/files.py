@@ -1,12 +1,16 @@
-"""Audio files through an effect chain, streamed chunk by chunk and written atomically.
+"""Audio files: finding, reading, writing, and streaming them through an effect chain.
 
-Inputs are never modified: outputs go to a temporary file beside the target and are renamed
-into place when complete. Memory is bounded by the chunk size, not by the file's length.
+The one module of the audio path that touches files. :func:`process_file` streams a file through
+an effect or chain chunk by chunk and writes the result atomically: inputs are never modified,
+outputs go to a temporary file beside the target and are renamed into place when complete, and
+memory is bounded by the chunk size, not by the file's length. :func:`read_mono` serves training
+and evaluation (any rate and channel count in, mono at one rate out).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,8 +22,38 @@ import soundfile as sf
 
 from vqdsp.atomic import atomic_write
 from vqdsp.audio.framing import flush_padding
+from vqdsp.audio.stft import check_audio, resample
 
 CHUNK_SECONDS = 10.0
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".mp3", ".gsm"}
+
+
+def find_audio_files(root: str | os.PathLike) -> list[Path]:
+    """Audio files under ``root`` (a file or a folder searched recursively), sorted."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such file or folder: {root}")
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+
+
+def read_mono(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
+    """Audio of ``path`` as float32 mono at ``sample_rate`` (channels averaged).
+
+    Headerless ``.gsm`` files (GSM 6.10 at 8 kHz, as telephony prompts ship) are read too.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".gsm":
+            audio, rate = sf.read(path, format="RAW", subtype="GSM610", samplerate=8000, channels=1, dtype="float32")
+        else:
+            audio, rate = sf.read(path, dtype="float32", always_2d=False)
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise ValueError(f"cannot read audio file {path}: {err}") from err
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    return resample(np.ascontiguousarray(audio, dtype=np.float32), int(rate), sample_rate)
 
 
 @dataclass(frozen=True)
@@ -93,6 +127,8 @@ def process_file(
     The output keeps the input's rate, channels, length and sample format (``subtype`` overrides
     it). The chain's latency is compensated, so the output lines up with the input; the stream is
     flushed with :func:`~vqdsp.audio.framing.flush_padding`, as a one-shot ``board(audio, rate)`` would be.
+    Every chunk handed to ``board`` is ``(channels, samples)`` with more samples than channels,
+    so its layout cannot be misread (a short end is pushed with the next chunk or the flush).
     """
     source, target = Path(source), Path(target)
     if target.exists() and target.resolve() == source.resolve():
@@ -103,27 +139,43 @@ def process_file(
     with open_audio(source) as (info, read):
         if info.frames == 0:
             raise ValueError(f"{source} holds no audio (0 frames)")
-        chunk = max(1, int(chunk_seconds * info.sample_rate))
+        rate, channels = info.sample_rate, info.channels
+        latency = board.latency_at(rate) if hasattr(board, "latency_at") else board.latency_samples
+        chunk = max(channels + 1, int(chunk_seconds * rate))
+        shortest = board.shortest_input_at(rate) if hasattr(board, "shortest_input_at") else 0
+        if info.frames < shortest:
+            from vqdsp.audio.effect import short_input_message
+
+            warnings.warn(f"{source}: {short_input_message(info.frames, rate, shortest)}", stacklevel=2)
+
+        def checked(block: np.ndarray) -> np.ndarray:
+            return check_audio(block, str(source), allow_empty=True)
+
+        def push(block: np.ndarray) -> np.ndarray:
+            out = board(block, rate, reset=False)
+            if not np.isfinite(out).all():
+                raise ValueError(f"processing {source} gave NaN or Inf samples; is the model file broken?")
+            return out
 
         def write(tmp: Path) -> None:
             board.reset()
-            with sf.SoundFile(
-                tmp, "w", info.sample_rate, info.channels, output_subtype(fmt, subtype or info.subtype), format=fmt
-            ) as out:
-                skip = None
-                recent = np.zeros((info.channels, 0), np.float32)  # the last input, to mirror at the end
-                while True:
-                    block = read(chunk)
-                    if block.shape[1] == 0:
-                        break
-                    if not np.all(np.isfinite(block)):
-                        raise ValueError(f"{source} contains NaN or Inf samples")
-                    processed = board(block, info.sample_rate, reset=False)
-                    skip = board.latency_samples if skip is None else skip
-                    skip = _write_after(out, processed, skip)
-                    recent = np.concatenate([recent, block], axis=1)[:, -board.latency_samples :]
-                tail = flush_padding(recent, board.latency_samples)
-                _write_after(out, board(tail, info.sample_rate, reset=False), skip)
+            with sf.SoundFile(tmp, "w", rate, channels, output_subtype(fmt, subtype or info.subtype), format=fmt) as out:
+                skip = latency
+                carry = np.zeros((channels, 0), np.float32)  # a whole file of <= channels frames waits for the flush
+                recent = np.zeros((channels, 0), np.float32)  # the last input, to mirror at the end
+                block = checked(read(chunk))
+                while block.shape[1]:
+                    following = checked(read(chunk))
+                    if 0 < following.shape[1] <= channels:
+                        block, following = np.concatenate([block, following], axis=1), checked(read(chunk))
+                    if block.shape[1] <= channels:
+                        carry = block
+                    else:
+                        skip = _write_after(out, push(block), skip)
+                    recent = np.concatenate([recent, block], axis=1)[:, -latency:]
+                    block = following
+                tail = np.concatenate([carry, flush_padding(recent, latency)], axis=1)
+                _write_after(out, push(tail), skip)
             board.reset()
 
         atomic_write(target, write)

@@ -8,12 +8,14 @@ context on both sides, and the weights sum to one: an identity process gives bac
 :class:`SegmentStream` does this incrementally, so a file of any length streams through with
 memory bounded by the segment and chunk sizes. Its output is the processed signal delayed by
 :attr:`SegmentStream.latency` samples, whatever the chunk sizes; processing a whole signal at once
-is the same stream flushed with :func:`flush_padding` (:meth:`SegmentStream.process_all`).
+(:meth:`SegmentStream.process_all`) gives the stream flushed with :func:`flush_padding`, computed
+directly. Everything is float32.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 
 import numpy as np
 
@@ -49,24 +51,64 @@ def flush_padding(recent: np.ndarray, length: int) -> np.ndarray:
     return mirrored[..., recent.shape[-1] :].astype(np.float32)
 
 
+class _Fifo:
+    """A growable ``[channels, n]`` float32 queue: append at the end, take from the front (amortised O(1))."""
+
+    def __init__(self, channels: int) -> None:
+        self._data = np.zeros((channels, 1024), np.float32)
+        self._start = self._end = 0
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    def view(self) -> np.ndarray:
+        return self._data[:, self._start : self._end]
+
+    def append(self, audio: np.ndarray) -> None:
+        n = audio.shape[1]
+        if self._end + n > self._data.shape[1]:
+            kept = self.view()
+            if len(self) + n > self._data.shape[1] // 2:
+                grown = np.zeros((self._data.shape[0], 2 * (len(self) + n)), np.float32)
+                grown[:, : len(self)] = kept
+                self._data = grown
+            else:
+                self._data[:, : len(self)] = kept
+            self._start, self._end = 0, len(self)
+        self._data[:, self._end : self._end + n] = audio
+        self._end += n
+
+    def drop(self, n: int) -> None:
+        self._start += n
+
+
 class SegmentStream:
     """Overlap-add of processed segments, fed chunk by chunk.
 
     Args:
-        process: maps segments ``[N, segment]`` to processed segments of the same shape.
+        process: maps segments ``[channels, N, segment]`` to processed segments of the same shape.
         segment: segment length in samples.
         overlap: samples shared by consecutive segments (< segment / 2).
-        channels: channels of the audio pushed in (each channel's segments go through ``process``).
+        channels: channels of the audio pushed in.
         batch: segments (per channel) handed to ``process`` at a time; bounds memory.
+        executor: runs batches in parallel (e.g. a thread pool); None: one after another.
     """
 
-    def __init__(self, process: SegmentFn, segment: int, overlap: int, channels: int = 1, batch: int = 8) -> None:
+    def __init__(
+        self, process: SegmentFn, segment: int, overlap: int, channels: int = 1, batch: int = 8,
+        executor: Executor | None = None,
+    ) -> None:
         if not 0 <= overlap < segment / 2:
             raise ValueError(f"overlap must be in [0, segment / 2), got {overlap} for segment {segment}")
         self.process, self.segment, self.overlap = process, segment, overlap
-        self.channels, self.batch = channels, max(1, batch)
+        self.channels, self.batch, self.executor = channels, max(1, batch), executor
         self.hop = segment - overlap
-        self.fade_in = crossfade_ramp(overlap)
+        fade_in = crossfade_ramp(overlap)
+        self._first_weight = np.ones(segment, np.float32)
+        if overlap:
+            self._first_weight[-overlap:] = 1.0 - fade_in
+        self._weight = self._first_weight.copy()
+        self._weight[:overlap] = fade_in
         self.reset()
 
     @property
@@ -74,11 +116,14 @@ class SegmentStream:
         """Output lags input by this many samples."""
         return self.segment
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "executor": None}  # a pool cannot be pickled; batches run one after another
+
     def reset(self) -> None:
         """Forget all audio pushed so far."""
-        self._pending = np.zeros((self.channels, 0), dtype=np.float32)  # input from the next segment's start
-        self._acc = np.zeros((self.channels, 0), dtype=np.float64)  # partial output from the next segment's start
-        self._ready = np.zeros((self.channels, 0), dtype=np.float64)  # complete output not yet returned
+        self._pending = _Fifo(self.channels)  # input from the next segment's start
+        self._acc = np.zeros((self.channels, self.segment), np.float32)  # partial output from the next segment's start
+        self._ready = _Fifo(self.channels)  # complete output not yet returned
         self._segments = 0
         self._received = 0
 
@@ -87,42 +132,49 @@ class SegmentStream:
         if audio.ndim != 2 or audio.shape[0] != self.channels:
             raise ValueError(f"expected audio [{self.channels}, samples], got shape {audio.shape}")
         n = audio.shape[1]
-        self._pending = np.concatenate([self._pending, audio.astype(np.float32, copy=False)], axis=1)
+        self._pending.append(audio)
         start = self._received - self.latency  # stream position of the first sample returned
         self._received += n
-        while self._pending.shape[1] >= self.segment:
-            self._run(min(self.batch, 1 + (self._pending.shape[1] - self.segment) // self.hop))
+        count = 0 if len(self._pending) < self.segment else 1 + (len(self._pending) - self.segment) // self.hop
+        if count:
+            pending = self._pending.view()
+            for processed in self._map(pending, count):
+                self._add(processed)
+            self._pending.drop(count * self.hop)
         out = np.zeros((self.channels, n), dtype=np.float32)
         skip = min(n, max(0, -start))  # pre-roll: nothing has come through yet
-        out[:, skip:] = self._ready[:, : n - skip]
-        self._ready = self._ready[:, n - skip :]
+        out[:, skip:] = self._ready.view()[:, : n - skip]
+        self._ready.drop(n - skip)
         return out
 
     def process_all(self, audio: np.ndarray) -> np.ndarray:
-        """The whole of ``audio [channels, n]`` processed and aligned (the stream, flushed); resets first."""
+        """The whole of ``audio [channels, n]`` processed and aligned: the stream, flushed; resets first."""
         self.reset()
-        padded = np.concatenate([audio, flush_padding(audio, self.latency)], axis=1)
-        chunk = 1 << 18
-        out = np.concatenate([self.push(padded[:, i : i + chunk]) for i in range(0, padded.shape[1], chunk)], axis=1)
+        n = audio.shape[1]
+        padded = np.concatenate([audio.astype(np.float32, copy=False), flush_padding(audio, self.latency)], axis=1)
+        count = 1 + n // self.hop
+        out = np.zeros((self.channels, (count - 1) * self.hop + self.segment), np.float32)
+        for k, processed in zip(range(0, count, self.batch), self._map(padded, count)):
+            for j in range(processed.shape[1]):
+                s = (k + j) * self.hop
+                out[:, s : s + self.segment] += processed[:, j] * (self._weight if k + j else self._first_weight)
         self.reset()
-        return out[:, self.latency :]
+        return out[:, :n]
 
-    def _run(self, count: int) -> None:
-        """Process the next ``count`` segments, add them into the output, and move completed output to ready."""
-        starts = np.arange(count) * self.hop
-        frames = np.stack([self._pending[:, s : s + self.segment] for s in starts], axis=1)
-        processed = self.process(frames.reshape(-1, self.segment)).reshape(self.channels, count, self.segment)
-        needed = int(starts[-1]) + self.segment
-        self._acc = np.pad(self._acc, ((0, 0), (0, needed - self._acc.shape[1])))
-        for k, s in enumerate(starts):
-            weight = np.ones(self.segment)
-            if self.overlap:
-                weight[-self.overlap :] = 1.0 - self.fade_in
-                if self._segments + k > 0:
-                    weight[: self.overlap] = self.fade_in
-            self._acc[:, s : s + self.segment] += processed[:, k] * weight
-        self._segments += count
-        done = count * self.hop
-        self._ready = np.concatenate([self._ready, self._acc[:, :done]], axis=1)
-        self._acc = self._acc[:, done:]
-        self._pending = self._pending[:, done:]
+    def _map(self, audio: np.ndarray, count: int) -> Iterator[np.ndarray]:
+        """Processed segments ``[channels, <=batch, segment]``, batch by batch, of the first ``count`` segments of ``audio``."""
+        framed = np.lib.stride_tricks.sliding_window_view(audio, self.segment, axis=1)[:, :: self.hop]
+        batches = (np.ascontiguousarray(framed[:, k : min(count, k + self.batch)]) for k in range(0, count, self.batch))
+        if self.executor is None or count <= self.batch:
+            return map(self.process, batches)
+        return self.executor.map(self.process, batches)
+
+    def _add(self, processed: np.ndarray) -> None:
+        """Overlap-add segments ``[channels, k, segment]`` that follow the last one; move completed output to ready."""
+        for j in range(processed.shape[1]):
+            weight = self._weight if self._segments else self._first_weight
+            self._acc += processed[:, j] * weight
+            self._segments += 1
+            self._ready.append(self._acc[:, : self.hop])
+            self._acc[:, : self.segment - self.hop] = self._acc[:, self.hop :]
+            self._acc[:, self.segment - self.hop :] = 0.0

@@ -14,7 +14,6 @@ system and condition), ``per_file.csv``, ``spectrograms.png`` (the first example
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import os
@@ -28,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vqdsp.audio.audio_io import find_audio_files, read_mono
+from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.evaluation.metrics import METRICS, mean_ci95, score
 from vqdsp.training.augment import apply_sos, band_limit_sos, codec_round_trip, reverberate, shelf_sos, synthetic_rir
 from vqdsp.training.noise import NOISE_TYPES, make_noise, mix_at_snr
-from vqdsp.evaluation.systems import SYSTEMS, System, build_systems
+from vqdsp.evaluation.systems import System
 
 LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (dB)"}
 BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓"}
@@ -408,45 +407,3 @@ def _save_example(out_dir: Path, name: str, clean: np.ndarray, noisy: np.ndarray
     spectrogram_figure(clean, noisy, outputs, sample_rate, name).savefig(folder / "spectrograms.png", dpi=100)
     if not (out_dir / "spectrograms.png").exists() or name.startswith("00_"):
         shutil.copyfile(folder / "spectrograms.png", out_dir / "spectrograms.png")
-
-
-def add_eval_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``vqdsp eval`` on the CLI's sub-parsers."""
-    p = sub.add_parser("eval", help="score denoisers on clean speech made noisy (STOI, PESQ, SI-SDR, NSR)")
-    p.add_argument("clean", nargs="+", help="folders or files of clean speech")
-    p.add_argument("-o", "--out", default="out/eval", help="folder for tables, figures and examples (default: %(default)s)")
-    p.add_argument("--noisy", help="folder of noisy recordings paired with CLEAN by path or name (instead of --noise)")
-    p.add_argument("--noise", nargs="+", default=list(NoiseRecipe.types), help=f"conditions: noise types to mix in, or reverb (a room) or channel (a phone line); some of {' '.join(CONDITION_TYPES)} (default: %(default)s)")
-    p.add_argument("--snr-db", nargs="+", type=float, default=list(NoiseRecipe.snr_db), help="SNRs to mix at, in dB (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
-    p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable")
-    p.add_argument("--music-dir", action="append", help="music for music noise (tracks never used in training); repeatable")
-    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS, help="systems to compare (default: all; a missing optional one is skipped)")
-    p.add_argument("-m", "--model", action="append", help="model .safetensors for 'model' (default: the shipped one); repeatable")
-    p.add_argument("--limit", type=int, help="score at most N clean files, spread over the list")
-    p.add_argument("--examples", type=int, default=3, help="examples to save as WAVs and spectrogram figures (default: %(default)s)")
-    p.add_argument("--sample-rate", type=int, default=8000, help="rate to read, denoise and score at, in Hz (default: %(default)s)")
-    p.add_argument("--max-delay-ms", type=float, default=0.0, help="undo a constant delay of outputs up to this, in ms")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.add_argument("-f", "--force", action="store_true", help="replace an earlier evaluation in --out")
-    p.set_defaults(run=_run_eval)
-
-
-def _run_eval(args: argparse.Namespace) -> int:
-    from vqdsp.cli import fatal
-
-    try:
-        systems, notes = build_systems(args.systems, args.model)
-        for note in notes:
-            print(f"vqdsp: note: {note}")
-        recipe = None if args.noisy else NoiseRecipe(tuple(args.noise), tuple(args.snr_db), args.seed)
-        result = evaluate(
-            args.clean, args.out, systems, noisy=args.noisy, recipe=recipe, babble_dirs=args.babble_dir or [], music_dirs=args.music_dir or [],
-            sample_rate=args.sample_rate, limit=args.limit, examples=args.examples, max_delay_ms=args.max_delay_ms,
-            overwrite=args.force, progress=not args.quiet, notes=notes,
-        )
-    except (OSError, ValueError) as err:
-        return fatal(str(err))
-    print(result.markdown)
-    print(f"wrote {result.out_dir}")
-    return 0

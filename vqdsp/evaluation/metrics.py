@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.signal
 
-from vqdsp.audio.audio_io import resample
+from vqdsp.audio.stft import resample
 
 PESQ_MIN_SECONDS = 0.25  # the pesq package refuses shorter buffers
 METRICS = ("pesq", "stoi", "si_sdr", "nsr")

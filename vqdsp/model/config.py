@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,7 @@ class StftConfig:
     log_floor: float = 1e-6
 
     def __post_init__(self) -> None:
+        check_stft_values(self)
         if not 0 <= self.noverlap < self.nperseg:
             raise ValueError(f"noverlap must be in [0, nperseg), got {self.noverlap} with nperseg {self.nperseg}")
         if not 0 <= self.segment_overlap < self.segment_samples // 2:
@@ -84,6 +87,7 @@ class ModelConfig:
     stft: StftConfig = field(default_factory=StftConfig)
 
     def __post_init__(self) -> None:
+        check_model_values(self)
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if len(self.channels) < 2 or min(self.channels) < 1:
             raise ValueError(f"channels needs two or more positive entries, got {self.channels}")
@@ -91,10 +95,6 @@ class ModelConfig:
             raise ValueError("codebook_size and se_reduction must be >= 1")
         if not 0 <= self.ema_decay < 1:
             raise ValueError("ema_decay must be in [0, 1)")
-        if self.stem_stride not in (1, 2, 4):
-            raise ValueError(f"stem_stride must be 1, 2 or 4, got {self.stem_stride}")
-        if self.upsampling not in ("nearest", "transposed"):
-            raise ValueError(f"upsampling must be 'nearest' or 'transposed', got {self.upsampling!r}")
         if isinstance(self.stft, dict):
             object.__setattr__(self, "stft", StftConfig(**self.stft))
 
@@ -115,6 +115,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        if not isinstance(data, dict):
+            raise ValueError(f"a model config is a JSON object, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -124,3 +126,71 @@ class ModelConfig:
 
 FIRST_MODEL_ARCHITECTURE = {"stem_stride": 1, "separable": False, "upsampling": "transposed"}
 """Architecture keys that configs saved before they existed (vqdsp 0.1) leave out: their values then."""
+
+
+# ---- validation: types and sane ranges, checked before anything is allocated -------------------------
+# A config comes from a file a user may have edited or been sent: every value is checked here, so that a
+# bad one is a clear error at load time rather than a NaN output, a huge allocation or a crash later.
+
+MAX_CHANNELS = 4096  # feature channels of one U-Net level
+MAX_LEVELS = 8  # U-Net levels (spectrogram axes downsampled by up to 2^7)
+MAX_CODEBOOK_SIZE = 1 << 16  # codes K of the bottleneck
+MAX_SAMPLE_RATE = 768_000  # Hz
+MAX_NPERSEG = 1 << 16  # STFT window, samples
+MAX_SEGMENT_SAMPLES = 1 << 24  # model segment, samples
+MAX_ATTENUATION_DB = 200.0  # deeper than any float32 spectrum can show
+
+
+def _integer(value: Any, name: str, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+
+
+def _real(value: Any, name: str, low: float, high: float, low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if value < low or value > high or (low_open and value == low):
+        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}], got {value:g}")
+
+
+def check_model_values(cfg: ModelConfig) -> None:
+    """Raise ValueError naming the first field of ``cfg`` with a wrong type or an insane size."""
+    channels = cfg.channels
+    if isinstance(channels, (str, bytes)) or not isinstance(channels, (list, tuple)):
+        raise ValueError(f"channels must be a list of integers, got {channels!r}")
+    if not 2 <= len(channels) <= MAX_LEVELS:
+        raise ValueError(f"channels needs 2 to {MAX_LEVELS} entries (one per U-Net level), got {len(channels)}")
+    for i, c in enumerate(channels):
+        _integer(c, f"channels[{i}]", 1, MAX_CHANNELS)
+    _integer(cfg.se_reduction, "se_reduction", 1, MAX_CHANNELS)
+    _integer(cfg.codebook_size, "codebook_size", 1, MAX_CODEBOOK_SIZE)
+    _real(cfg.commitment, "commitment", 0.0, 1e6)
+    _real(cfg.ema_decay, "ema_decay", 0.0, 1.0)
+    _real(cfg.dead_code_threshold, "dead_code_threshold", 0.0, 1e12)
+    _real(cfg.max_attenuation_db, "max_attenuation_db", 0.0, MAX_ATTENUATION_DB, low_open=True)
+    if isinstance(cfg.stem_stride, bool) or cfg.stem_stride not in (1, 2, 4):
+        raise ValueError(f"stem_stride must be 1, 2 or 4, got {cfg.stem_stride!r}")
+    if not isinstance(cfg.separable, bool):
+        raise ValueError(f"separable must be true or false, got {cfg.separable!r}")
+    if cfg.upsampling not in ("nearest", "transposed"):
+        raise ValueError(f"upsampling must be 'nearest' or 'transposed', got {cfg.upsampling!r}")
+    if not isinstance(cfg.stft, (StftConfig, dict)):
+        raise ValueError(f"stft must be an object of STFT settings, got {cfg.stft!r}")
+    if isinstance(cfg.stft, dict):
+        unknown = set(cfg.stft) - {f.name for f in dataclasses.fields(StftConfig)}
+        if unknown:
+            raise ValueError(f"unknown stft config keys {sorted(unknown)}: is this a vqdsp config?")
+
+
+def check_stft_values(cfg: StftConfig) -> None:
+    """Raise ValueError naming the first field of ``cfg`` with a wrong type or an insane size."""
+    _integer(cfg.sample_rate, "stft.sample_rate", 1, MAX_SAMPLE_RATE)
+    _integer(cfg.nperseg, "stft.nperseg", 2, MAX_NPERSEG)
+    _integer(cfg.noverlap, "stft.noverlap", 0, MAX_NPERSEG)
+    _integer(cfg.segment_samples, "stft.segment_samples", 1, MAX_SEGMENT_SAMPLES)
+    _integer(cfg.segment_overlap, "stft.segment_overlap", 0, MAX_SEGMENT_SAMPLES)
+    _real(cfg.log_floor, "stft.log_floor", 0.0, 1.0, low_open=True)
+    if not isinstance(cfg.window, str) or not cfg.window:
+        raise ValueError(f"stft.window must be a window name such as 'hann', got {cfg.window!r}")

@@ -3,13 +3,15 @@
 Every op is a ``torch.library.custom_op`` (namespace ``vqdsp``) with a fake implementation, so it works
 under ``torch.compile``, and ``register_autograd`` where a gradient is needed. The compiled extension
 (``vqdsp._core``, plain pybind11) does the work for float32 tensors on the CPU, and on CUDA when it was
-built with a CUDA compiler; without it, or for tensors on another device, the op computes its
-``reference_*`` twin instead, with no error. The public functions accept other float dtypes too and
-then run the reference.
+built with a CUDA compiler; without it the op computes its ``reference_*`` twin instead and says so once
+(:class:`ReferenceFallbackWarning`). The public functions take float16, bfloat16, float32 and float64
+(one dtype per call): :func:`nearest_code` searches in float32 and returns codes in the codebook's
+dtype; the SE ops run the reference for dtypes other than float32 (with the same one-time warning).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +26,7 @@ except ImportError:  # not built: every op runs its reference
 __all__ = [
     "ExcitedNearestCode",
     "NearestCode",
+    "ReferenceFallbackWarning",
     "nearest_code",
     "reference_nearest_code",
     "reference_se_excite",
@@ -63,6 +66,20 @@ class ExcitedNearestCode:
     quantized: Tensor
     indices: Tensor
     distances: Tensor
+
+
+class ReferenceFallbackWarning(UserWarning):
+    """An op ran its pure-torch reference where a compiled kernel was expected: same results, slower."""
+
+
+_warned: set[str] = set()  # fallback reasons already reported in this process
+
+
+def _warn_fallback(reason: str) -> None:
+    """Warn once per process and reason that the reference runs instead of a kernel."""
+    if reason not in _warned:
+        _warned.add(reason)
+        warnings.warn(f"vqdsp: {reason}; running the pure-torch reference instead (slower)", ReferenceFallbackWarning, stacklevel=3)
 
 
 # ---- references -------------------------------------------------------------------------------
@@ -110,17 +127,21 @@ def _gate(mean: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> Tenso
 def nearest_code(z: Tensor, codebook: Tensor) -> NearestCode:
     """Nearest code of each row of ``z [N, D]`` among ``codebook [K, D]``, computed in fp32.
 
-    The ``N x K`` distances are never stored. See :class:`NearestCode` for the gradients.
+    The ``N x K`` distances are never stored. ``quantized`` has the codebook's dtype, ``distances``
+    are float32. See :class:`NearestCode` for the gradients.
     """
+    _check_dtypes("nearest_code", z=z, codebook=codebook)
     _check_search(z, codebook, "z")
     quantized, indices, distances = torch.ops.vqdsp.nearest_code(z.float(), codebook.float())
-    return NearestCode(indices, quantized, distances)
+    return NearestCode(indices, quantized.to(codebook.dtype), distances)
 
 
 def se_excite(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> Tensor:
     """Squeeze-and-Excitation of ``x [B, C, H, W]`` with weights ``W1 [C/r, C]``, ``b1``, ``W2 [C, C/r]``, ``b2``."""
+    _check_dtypes("se_excite", x=x, w1=w1, b1=b1, w2=w2, b2=b2)
     _check_se(x, w1, b1, w2, b2, "x")
-    if not all(t.dtype == torch.float32 for t in (x, w1, b1, w2, b2)):
+    if x.dtype != torch.float32:
+        _warn_fallback(f"se_excite has no kernel for {x.dtype} (call .float() for the kernel)")
         return reference_se_excite(x, w1, b1, w2, b2)
     return torch.ops.vqdsp.se_excite(x, w1, b1, w2, b2)[0]
 
@@ -133,9 +154,11 @@ def se_nearest_code(y: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, c
         w1, b1, w2, b2: the SE weights, as for :func:`se_excite`.
         codebook: ``[K, C]`` code vectors.
     """
+    _check_dtypes("se_nearest_code", y=y, w1=w1, b1=b1, w2=w2, b2=b2, codebook=codebook)
     _check_se(y, w1, b1, w2, b2, "y")
     _check_codebook(codebook, y.shape[1], y.device, "y")
-    if not all(t.dtype == torch.float32 for t in (y, w1, b1, w2, b2, codebook)):
+    if y.dtype != torch.float32:
+        _warn_fallback(f"se_nearest_code has no kernel for {y.dtype} (call .float() for the kernel)")
         return reference_se_nearest_code(y, w1, b1, w2, b2, codebook)
     quantized, indices, distances, _ = torch.ops.vqdsp.se_nearest_code(y, w1, b1, w2, b2, codebook)
     b, _, h, w = y.shape
@@ -173,6 +196,22 @@ def _check_se(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, name: s
         raise ValueError(f"the SE weights must be on {name}'s device {x.device}")
 
 
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _check_dtypes(op: str, **tensors: Tensor) -> None:
+    """TypeError unless every tensor is a real float (fp16, bf16, fp32, fp64), all of one dtype."""
+    for name, t in tensors.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dtype not in _FLOATS:
+            raise TypeError(f"{op}: {name} is {t.dtype}; it takes float32 (or float16, bfloat16, float64) tensors: call .float()")
+    dtypes = {name: t.dtype for name, t in tensors.items()}
+    if len(set(dtypes.values())) > 1:
+        shown = ", ".join(f"{name} {str(d).removeprefix('torch.')}" for name, d in dtypes.items())
+        raise TypeError(f"{op}: the tensors must share one dtype, got {shown}: convert them all, e.g. with .float()")
+
+
 def _check_float32(**tensors: Tensor) -> None:
     for name, t in tensors.items():
         if t.dtype != torch.float32:
@@ -183,13 +222,17 @@ def _check_float32(**tensors: Tensor) -> None:
 
 
 def _backend(t: Tensor) -> str | None:
-    """Where the compiled kernels can run ``t``: 'cpu', 'cuda' or None (the reference)."""
+    """Where the compiled kernels can run ``t``: 'cpu', 'cuda' or None (the reference, reported once)."""
+    if t.device.type not in ("cpu", "cuda"):
+        return None
     if _core is None:
+        _warn_fallback("the compiled extension vqdsp._core is not built (pip install -e . builds it)")
         return None
     if t.device.type == "cpu":
         return "cpu"
-    if t.device.type == "cuda" and _core.built_with_cuda():
+    if _core.built_with_cuda():
         return "cuda"
+    _warn_fallback("vqdsp._core was built without CUDA (no nvcc at build time)")
     return None
 
 
@@ -304,7 +347,7 @@ def _reference_se_backward(grad: Tensor, x: Tensor, mean: Tensor, w1: Tensor, b1
     hidden = F.linear(mean, w1, b1)
     gate = torch.sigmoid(F.linear(hidden.relu(), w2, b2))
     d_gate = (grad * x).sum(dim=(2, 3)) * gate * (1 - gate)
-    d_hidden = (d_gate @ w2) * (hidden > 0)
+    d_hidden = (d_gate @ w2).masked_fill(hidden <= 0, 0.0)  # relu's backward, NaN as autograd has it
     d_mean = d_hidden @ w1 / (x.shape[2] * x.shape[3])
     dx = grad * gate[:, :, None, None] + d_mean[:, :, None, None]
     return dx, d_hidden.t() @ mean, d_hidden.sum(0), d_gate.t() @ hidden.relu(), d_gate.sum(0)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vqdsp.audio.audio_io import find_audio_files, read_mono
+from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.audio.stft import log_magnitude, stft
 from vqdsp.model.config import StftConfig
 from vqdsp.training import augment

@@ -19,12 +19,12 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vqdsp.audio.audio_io import find_audio_files, read_mono
+from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.atomic import atomic_write
 from vqdsp.model.checkpoint import save_model
 from vqdsp.model.config import ModelConfig
+from vqdsp.audio.effect import VQDenoise
 from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus
-from vqdsp.audio.denoiser import Denoiser
 from vqdsp.evaluation.metrics import pesq, stoi
 from vqdsp.model.unet import SEUNet
 from vqdsp.training.losses import LossWeights, denoising_loss, log_magnitude, torch_stft
@@ -168,7 +168,7 @@ def score_utterances(model: SEUNet, corpus: Corpus, cfg: TrainConfig, model_cfg:
     pool = corpus.validation or corpus.train
     picks = sorted(range(len(pool)), key=lambda i: -len(pool[i]))[: cfg.val_utterances]
     talkers = [pool[i] for i in range(len(pool)) if i not in picks][:32] or pool
-    denoiser, rate = Denoiser(model), model_cfg.stft.sample_rate
+    denoiser, rate = VQDenoise(model=model), model_cfg.stft.sample_rate
     scores: dict[str, list[float]] = {"pesq": [], "stoi": [], "pesq_noisy": [], "stoi_noisy": []}
     for i in picks:
         for ref, noisy in out_of_domain_conditions(pool[i], rng, rate, talkers, music).values():
