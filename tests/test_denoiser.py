@@ -64,3 +64,31 @@ def test_linked_uses_the_mean_of_the_channels() -> None:
     x = speech_like(1.0)[None]
     Denoiser(model).process_segments(np.stack([x, -x]), 8000, linked=True)
     assert len(seen) == 1 and seen[0].shape[0] == 1 and float(seen[0].max()) < -13  # log(0 + 1e-6)
+
+
+def test_the_denoiser_runs_a_folded_copy_and_leaves_the_model_alone() -> None:
+    import torch
+
+    from vqdsp.model.config import ModelConfig
+    from vqdsp.model.unet import SEUNet
+
+    model = SEUNet(ModelConfig(channels=(4, 8), codebook_size=8)).train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    denoiser = Denoiser(model)
+    assert model.training and any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert not denoiser.model.training and not any(isinstance(m, torch.nn.BatchNorm2d) for m in denoiser.model.modules())
+
+    class Unfolded(torch.nn.Module):  # no for_inference(): the denoiser runs it as it is
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner, self.config = model, model.config
+
+        def forward(self, x: torch.Tensor):  # noqa: ANN202
+            return self.inner(x)
+
+    segments = segments_at(8000, count=2)
+    folded = denoiser.process_segments(segments, 8000)
+    assert np.max(np.abs(folded - Denoiser(Unfolded()).process_segments(segments, 8000))) < 1e-5

@@ -31,14 +31,16 @@ class Denoiser:
     Args:
         model: ``model(noisy_log_mag [B, F, T]) -> result`` with ``result.log_gain [B, F, T]``
             (natural-log gain) and ``model.config.stft`` its transform
-            (see :func:`vqdsp.model.checkpoint.load_model`).
+            (see :func:`vqdsp.model.checkpoint.load_model`). A model with ``for_inference()``
+            (:class:`~vqdsp.model.unet.SEUNet`) runs as that copy, batch norm folded; ``model`` itself is not changed.
         attenuation_limit_db: the deepest suppression allowed, in dB (None: the model's own).
         batch_size: segments per forward pass; small batches keep the activations in cache (4 measured fastest).
         workers: FFT threads.
     """
 
     def __init__(self, model: torch.nn.Module, attenuation_limit_db: float | None = None, batch_size: int = 4, workers: int = 1) -> None:
-        self.model = model.eval()
+        prepare = getattr(model, "for_inference", None)
+        self.model = prepare() if callable(prepare) else model.eval()
         self.model_stft: StftConfig = model.config.stft
         self.attenuation_limit_db = attenuation_limit_db
         self.batch_size = batch_size

@@ -8,6 +8,7 @@ it from nothing and lets callers cap the attenuation.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -184,6 +185,10 @@ class SEUNet(nn.Module):
         )
         loss = self.quantizer.commitment * found.distances.mean() / self.quantizer.dim
         return Quantized(found.quantized, found.indices, loss, self.quantizer.perplexity(found.indices))
+
+    def for_inference(self) -> SEUNet:
+        """An eval-mode copy with batch norm folded into the convolutions; ``self`` is left as it is."""
+        return copy.deepcopy(self).eval().fold_batchnorm()
 
     def fold_batchnorm(self) -> SEUNet:
         """Fold every batch norm into the convolution before it (inference only: same output, fewer passes)."""
