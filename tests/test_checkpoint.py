@@ -180,3 +180,21 @@ def test_missing_and_extra_tensors_are_named(tmp_path: Path) -> None:
     path.with_suffix(".json").write_text(TINY.to_json())
     with pytest.raises(CheckpointError, match=r"missing \['head.bias'\], unexpected \['extra.weight'\]"):
         load_model(path)
+
+
+def test_shipped_models_load_by_name() -> None:
+    from vqdsp.model.checkpoint import SHIPPED_MODELS, load_config, resolve_model
+
+    assert set(SHIPPED_MODELS) == {"default", "fast"}
+    assert resolve_model(None) == resolve_model("default") == DEFAULT_MODEL
+    assert load_config(resolve_model("fast")) == ModelConfig()  # the quarter-cost architecture, as tested in test_unet
+    assert load_model("default").config.separable is False
+    assert load_model("fast").config.separable is True
+
+
+def test_a_file_named_like_a_shipped_model_wins(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from vqdsp.model.checkpoint import resolve_model
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fast").write_bytes(b"")
+    assert resolve_model("fast") == Path("fast")

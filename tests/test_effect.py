@@ -255,3 +255,11 @@ def test_a_fork_after_the_model_ran_fails_with_advice(effect: VQDenoise) -> None
     message = os.read(read, 4096).decode()
     os.waitpid(pid, 0)
     assert "spawn" in message and "forkserver" in message
+
+
+def test_the_fast_shipped_model_by_name() -> None:
+    fx = VQDenoise(model="fast")
+    assert fx.model == "fast"
+    noisy = mix_at_snr(speech_like(1.5), white_noise(12000, np.random.default_rng(0)), 5.0)
+    out = fx(noisy, 8000)
+    assert out.shape == noisy.shape and rms(out - noisy) > 0.1 * rms(noisy)

@@ -134,7 +134,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", nargs="?", help=f"audio file to clean ({READABLE}; default: a bundled noisy example)")
     p.add_argument("-o", "--output", help=f"output file; its extension picks the format ({', '.join(WRITABLE)}) "
                    f"(default: INPUT.denoised.EXT beside the input; for the bundled example {EXAMPLE_OUTPUT}, replaced on every run)")
-    p.add_argument("-m", "--model", help="model .safetensors, its .json beside it (default: the shipped model)")
+    p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default, fast (default: default)")
     p.add_argument("--attenuation-limit-db", type=float, default=float("inf"),
                    help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
     p.add_argument("--mix", type=float, default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")

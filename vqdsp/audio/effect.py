@@ -73,8 +73,9 @@ class VQDenoise:
         attenuation_limit_db: deepest suppression allowed, in dB (``math.inf``: no limit).
             A limit (e.g. 20-30 dB) keeps a natural noise floor and avoids "underwater" speech.
         mix: wet fraction, 0 (dry input only) to 1 (fully denoised).
-        model: path to a ``.safetensors`` model (its ``.json`` config beside it), or a loaded
-            model (a ``torch.nn.Module`` with ``config.stft``, run on its own device); None: the shipped model.
+        model: path to a ``.safetensors`` model (its ``.json`` config beside it), the name of a
+            shipped model (``"default"``, or ``"fast"``: a fifth of the compute, see the README), or a
+            loaded model (a ``torch.nn.Module`` with ``config.stft``, run on its own device); None: the default model.
         device: torch device to run the model on, ``"cpu"`` or ``"cuda[:N]"``.
         threads: CPU threads to use (segments are processed this many at a time, each with one
             torch thread).
@@ -150,7 +151,7 @@ class VQDenoise:
             source, loaded = value, value
             self._device = str(next(value.parameters()).device)  # a loaded model runs where it is
         else:
-            source = None if value is None else Path(value)
+            source = None if value is None else value if isinstance(value, str) else Path(value)
             loaded = load_model(source, self._device)
         limit = None if math.isinf(self.attenuation_limit_db) else self.attenuation_limit_db
         self._denoiser = Denoiser(loaded, attenuation_limit_db=limit)

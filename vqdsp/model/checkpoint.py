@@ -14,7 +14,21 @@ from vqdsp.atomic import atomic_write
 from vqdsp.model.config import ModelConfig
 from vqdsp.model.unet import SEUNet
 
-DEFAULT_MODEL = Path(__file__).parents[1] / "models" / "default.safetensors"
+MODELS_DIR = Path(__file__).parents[1] / "models"
+DEFAULT_MODEL = MODELS_DIR / "default.safetensors"
+SHIPPED_MODELS = ("default", "fast")
+"""Models that ship with vqdsp, loadable by name: ``default`` (the best quality) and ``fast``
+(model v2: a fifth of the compute; see the README's model card)."""
+
+
+def resolve_model(path: str | os.PathLike | None) -> Path:
+    """The weights file of ``path``: a shipped model's name, a run folder, a file, or None (the default model)."""
+    if path is None:
+        return DEFAULT_MODEL
+    if isinstance(path, str) and path in SHIPPED_MODELS and not Path(path).exists():
+        return MODELS_DIR / f"{path}.safetensors"
+    path = Path(path)
+    return path / "model.safetensors" if path.is_dir() else path
 FORMAT = "vqdsp-model/1"
 MAX_CONFIG_BYTES = 1 << 16  # a config is a few hundred bytes; anything far larger is not one
 
@@ -56,10 +70,14 @@ def load_config(path: str | os.PathLike) -> ModelConfig:
 
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> SEUNet:
-    """Load a model saved by :func:`save_model` (the shipped default model when ``path`` is None), in eval mode."""
-    path = Path(path) if path is not None else DEFAULT_MODEL
-    if path.is_dir():
-        path = path / "model.safetensors"
+    """Load a model saved by :func:`save_model`, in eval mode.
+
+    Args:
+        path: a ``.safetensors`` file (its ``.json`` config beside it), a run folder, the name of a
+            shipped model (:data:`SHIPPED_MODELS`), or None: the shipped default model.
+        device: where to put it.
+    """
+    path = resolve_model(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     config = load_config(path)
