@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 import vqdsp
 from utils import speech_like
@@ -117,13 +117,37 @@ def test_threads_must_be_a_positive_integer(value: str, capsys: pytest.CaptureFi
         assert exit_.value.code == 2 and "whole number >= 1" in capsys.readouterr().err
 
 
-def test_threads_reach_torch(noisy_file: Path, tmp_path: Path) -> None:
-    before = torch.get_num_threads()
-    try:
-        assert main(["denoise", str(noisy_file), "-o", str(tmp_path / "o.wav"), "--threads", "1"]) == 0
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
+def test_threads_reach_the_effect(noisy_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vqdsp.audio import effect
+
+    built: list[effect.VQDenoise] = []
+
+    class Recorded(effect.VQDenoise):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(effect, "VQDenoise", Recorded)
+    assert main(["denoise", str(noisy_file), "-o", str(tmp_path / "o.wav"), "--threads", "2"]) == 0
+    assert main(["master", str(noisy_file), "-o", str(tmp_path / "m"), "--threads", "3", "--no-progress"]) == 0
+    assert [e.threads for e in built][0] == 2 and built[-1].threads == 3
+
+
+def test_master_threads_are_split_between_jobs() -> None:
+    from vqdsp.mastering.presets import load_preset
+
+    preset = load_preset("speech")
+    split = cli.with_threads(preset, 5, 2)
+    assert [e.params.get("threads") for e in split.effects if e.name == "VQDenoise"] == [2]
+    assert [e for e in split.effects if e.name != "VQDenoise"] == [e for e in preset.effects if e.name != "VQDenoise"]
+    assert cli.with_threads(preset, 1, 4).effects[0].params["threads"] == 1  # at least one each
+
+
+def test_denoise_threads_default_is_the_effect_s() -> None:
+    from vqdsp.audio.effect import VQDenoise
+
+    default = inspect.signature(VQDenoise).parameters["threads"].default
+    assert build_parser().parse_args(["denoise"]).threads == default
 
 
 def _text_file(path: Path) -> Path:
