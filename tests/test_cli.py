@@ -96,11 +96,14 @@ def test_errors_blame_the_input(tmp_path: Path, capsys: pytest.CaptureFixture, m
     assert err.count("\n") == 1  # one line, not the errors of every decoder tried
 
 
-@pytest.mark.parametrize(("output", "message"), [("out_noext", "has no extension"), ("out.md", "cannot write")])
-def test_errors_blame_the_output(noisy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture, output: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("output", "messages"),
+    [("out_noext", ("has no extension", ".mp3")), ("out.md", ("cannot write", ".mp3")), ("missing/out.wav", ("no folder", "create it"))],
+)
+def test_errors_blame_the_output(noisy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture, output: str, messages: tuple[str, ...]) -> None:
     assert main(["denoise", str(noisy_file), "-o", str(tmp_path / output)]) == 1
     err = capsys.readouterr().err
-    assert message in err and ".mp3" in err and not (tmp_path / output).exists()
+    assert all(m in err for m in messages) and not (tmp_path / output).exists()
 
 
 def test_writes_every_format_the_errors_list(noisy_file: Path, tmp_path: Path) -> None:

@@ -105,6 +105,8 @@ def _check_target(source: Path, target: Path, overwrite: bool) -> None:
         raise ValueError(f"cannot write {target}: vqdsp writes {formats}; give -o OUTPUT ending in one of them") from None
     if target.is_dir():
         raise ValueError(f"-o {target} is a folder; give a file name, e.g. {target / source.name}")
+    if not target.parent.is_dir() and target != EXAMPLE_OUTPUT:
+        raise ValueError(f"no folder {target.parent} to write {target.name} into; create it first")
     if target.exists() and not overwrite:
         raise ValueError(f"{target} exists; add --force to replace it")
 
@@ -333,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = extra_for(err.name, EXTRA_OF_COMMAND.get(args.command))
         if extra is None:
             raise
-        return fatal(f"`vqdsp {args.command}` needs {install_hint(err.name or '', extra)}")
+        return fatal(f"vqdsp {args.command}: {install_hint(err.name or '', extra)}")
 
 
 if __name__ == "__main__":
