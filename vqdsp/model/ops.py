@@ -12,6 +12,7 @@ dtype; the SE ops run the reference for dtypes other than float32 (with the same
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ def _load_core():  # noqa: ANN202 - the extension module, or None
         spec = importlib.util.spec_from_file_location("vqdsp._core", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        sys.modules["vqdsp._core"] = module  # a later `import vqdsp._core` gets this build too
         return module
     try:
         from vqdsp import _core
