@@ -24,7 +24,7 @@ import torch
 from utils import audio_seconds, record, speech_plus_noise
 
 from vqdsp.audio.denoiser import _fit_length
-from vqdsp.audio.effect import VQDenoise
+from vqdsp.audio.effect import VQDenoise, _torch_threads
 from vqdsp.audio.framing import flush_padding
 from vqdsp.audio.stft import istft, log_magnitude, resample, stft
 
@@ -113,7 +113,8 @@ def path(request: pytest.FixtureRequest) -> tuple[str, Path]:
     seconds = audio_seconds(SECONDS, QUICK_SECONDS, request.config)
     audio = speech_plus_noise(seconds, rate, channels).reshape(channels, -1)
     state = Path(VQDenoise(), audio, rate)
-    state.prepare()
+    with _torch_threads(1):
+        state.prepare()
     return request.param, state
 
 
@@ -130,6 +131,10 @@ def test_stage(benchmark, request: pytest.FixtureRequest, path, stage: str) -> N
         "model forward": state.model_forward,
         "ISTFT + overlap-add": state.istft_and_overlap_add,
     }[stage]
-    benchmark.pedantic(fn, rounds=3, warmup_rounds=0, iterations=1)
+    def timed() -> object:
+        with _torch_threads(1):  # as VQDenoise runs (threads=1): one torch thread
+            return fn()
+
+    benchmark.pedantic(timed, rounds=3, warmup_rounds=0, iterations=1)
     if stage == "ISTFT + overlap-add":  # the stages, put together, are the path
         assert np.allclose(fn(), state.effect(state.audio, state.rate), atol=1e-4)
