@@ -13,9 +13,10 @@ import pytest
 import soundfile as sf
 
 import vqdsp
-from utils import speech_like
 from vqdsp import cli
 from vqdsp.cli import EXAMPLE_OUTPUT, WRITABLE, build_parser, main
+
+from utils import speech_like
 
 
 @pytest.fixture
@@ -68,7 +69,8 @@ def test_bundled_example_runs_twice_into_out(tmp_path: Path, monkeypatch: pytest
     first = (tmp_path / EXAMPLE_OUTPUT).read_bytes()
     assert main(["denoise"]) == 0  # `make denoise` twice: the example's own output is replaced
     assert (tmp_path / EXAMPLE_OUTPUT).read_bytes() == first
-    assert EXAMPLE_OUTPUT.parts[0] == "out" and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert EXAMPLE_OUTPUT.parts[0] == "out"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_bundled_example_output_is_git_ignored() -> None:
@@ -92,7 +94,8 @@ def test_errors_blame_the_input(tmp_path: Path, capsys: pytest.CaptureFixture, m
     argv = ["denoise", str(make_input(tmp_path))] + (["-o", str(tmp_path / output)] if output else [])
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert message in err and "cannot write" not in err
+    assert message in err
+    assert "cannot write" not in err
     assert err.count("\n") == 1  # one line, not the errors of every decoder tried
 
 
@@ -103,7 +106,8 @@ def test_errors_blame_the_input(tmp_path: Path, capsys: pytest.CaptureFixture, m
 def test_errors_blame_the_output(noisy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture, output: str, messages: tuple[str, ...]) -> None:
     assert main(["denoise", str(noisy_file), "-o", str(tmp_path / output)]) == 1
     err = capsys.readouterr().err
-    assert all(m in err for m in messages) and not (tmp_path / output).exists()
+    assert all(m in err for m in messages)
+    assert not (tmp_path / output).exists()
 
 
 def test_writes_every_format_the_errors_list(noisy_file: Path, tmp_path: Path) -> None:
@@ -117,7 +121,8 @@ def test_threads_must_be_a_positive_integer(value: str, capsys: pytest.CaptureFi
     for command in (["denoise"], ["master", "in", "-o", "out"]):
         with pytest.raises(SystemExit) as exit_:
             main([*command, "--threads", value])
-        assert exit_.value.code == 2 and "whole number >= 1" in capsys.readouterr().err
+        assert exit_.value.code == 2
+        assert "whole number >= 1" in capsys.readouterr().err
 
 
 def test_threads_reach_the_effect(noisy_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,7 +138,8 @@ def test_threads_reach_the_effect(noisy_file: Path, tmp_path: Path, monkeypatch:
     monkeypatch.setattr(effect, "VQDenoise", Recorded)
     assert main(["denoise", str(noisy_file), "-o", str(tmp_path / "o.wav"), "--threads", "2"]) == 0
     assert main(["master", str(noisy_file), "-o", str(tmp_path / "m"), "--threads", "3", "--no-progress"]) == 0
-    assert [e.threads for e in built][0] == 2 and built[-1].threads == 3
+    assert [e.threads for e in built][0] == 2
+    assert built[-1].threads == 3
 
 
 def test_master_threads_are_split_between_jobs() -> None:
