@@ -44,5 +44,19 @@ bench: setup
 bench-quick: setup
 	$(PY) -m pytest bench/ --benchmark-disable -q
 
+# The extension built with AddressSanitizer + UBSan into build/sanitize (not installed), and the ops'
+# tests and fuzz suite run against it (VQDSP_CORE; libasan, and libstdc++ for its exception interceptor,
+# preloaded into python; --capture=sys leaves a sanitizer report on the terminal). CI runs it after `make test`.
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+.PHONY: sanitize
+sanitize: setup
+	$(PY) -m pip wheel . --no-deps --quiet -w build/sanitize/wheel -C build-dir=build/sanitize/build \
+	  -C cmake.build-type=RelWithDebInfo -C cmake.define.VQDSP_NO_CUDA=ON \
+	  -C "cmake.define.CMAKE_CXX_FLAGS=$(SANITIZE)" -C "cmake.define.CMAKE_MODULE_LINKER_FLAGS=-fsanitize=address,undefined"
+	VQDSP_CORE="$$(ls build/sanitize/build/_core*.so)" VQDSP_NO_CUDA=1 \
+	  LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(PY) -m pytest tests/test_fuzz_ops.py tests/test_ops.py tests/test_extension.py -q -p no:cacheprovider --capture=sys
+
 clean:
 	rm -rf build $(VENV)

@@ -2,7 +2,8 @@
 
 One table per benchmark group, every row against the group's reference (the row its
 ``extra_info["reference"]`` names, else the first: vqdsp's own): ``time / ref`` above 1 means
-slower than the reference.
+slower than the reference. The ``stages`` groups (bench/test_stages.py) give each stage's share
+of the end-to-end time instead: the README's "where the time goes" table.
 Rows with ``audio_seconds`` get the real-time factor (audio seconds / median wall seconds); memory
 rows get their peak RSS. Several files (e.g. one benchmark re-run alone) are reported together::
 
@@ -57,7 +58,8 @@ def group_table(name: str, rows: list[dict]) -> list[str]:
     info = [r.get("extra_info") or {} for r in rows]
     memory = any("peak_rss_mb" in i for i in info)
     extras = [k for k in ("gflops", "gb_per_s") if any(k in i for i in info)]
-    head = ["", "median", f"time / {label(ref)}"]
+    stages = name.startswith("stages")
+    head = ["", "median", "share of end to end" if stages else f"time / {label(ref)}"]
     if any("audio_seconds" in i for i in info):
         head += ["real-time factor"]
     if memory:
@@ -66,7 +68,8 @@ def group_table(name: str, rows: list[dict]) -> list[str]:
     lines = [f"**{name}** (median of {min(r['stats']['rounds'] for r in rows)}+ rounds)", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row, i in zip(rows, info):
-        cells = [label(row), fmt_time(seconds(row)), f"{seconds(row) / seconds(ref):.3g}"]
+        ratio = seconds(row) / seconds(ref)
+        cells = [label(row), fmt_time(seconds(row)), f"{100 * ratio:.0f}%" if stages else f"{ratio:.3g}"]
         if "real-time factor" in head:
             factor = rtf(row)
             cells.append("" if factor is None else f"{factor:.3g}x")

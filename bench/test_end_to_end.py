@@ -1,12 +1,13 @@
-"""End to end: ``VQDenoise`` against noisereduce and RNNoise on the same noisy speech, same run.
+"""End to end: ``VQDenoise`` against noisereduce, RNNoise and DeepFilterNet3 on the same noisy speech, same run.
 
-Each group gives every system the same audio (60 s of speech plus noise; 2 s in quick mode) and
+Each group gives every system the same audio (60 s of speech plus noise, or ``VQDSP_BENCH_SECONDS``; 2 s in quick mode) and
 records ``audio_seconds``, so that ``bench/report.py`` can give the real-time factor (audio
-seconds / wall seconds) and each peer's time relative to vqdsp. The peers are the evaluation's
-wrappers (:mod:`vqdsp.evaluation.systems`); a peer that is not installed (``pip install vqdsp[bench]``) is
-skipped. Mono wrappers process a stereo input one channel at a time. vqdsp runs twice: with
-torch's default threads (one per core) and with one thread, like the peers (which use one core);
-on a busy machine the one-thread row is often the faster, as torch's threads wait for each other.
+seconds / wall seconds) and each row's time relative to vqdsp's default (one thread, one shot).
+The peers are the evaluation's wrappers (:mod:`vqdsp.evaluation.systems`); a peer that is not
+installed (``pip install vqdsp[bench]``) is skipped. Mono wrappers process a stereo input one
+channel at a time. vqdsp also runs with ``threads=2``, with linked channels (stereo only), and
+streamed the way ``vqdsp denoise`` streams a file (10 s chunks, then the flush), so one-shot and
+streaming are compared in the same run.
 """
 
 from __future__ import annotations
@@ -15,35 +16,41 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from utils import is_quick, record, speech_plus_noise
+from utils import audio_seconds, record, speech_plus_noise
 
 SECONDS = 60.0
 QUICK_SECONDS = 2.0
 CASES = {"8 kHz mono": (8000, 1), "48 kHz stereo": (48000, 2)}
-SYSTEMS = ["vqdsp", "vqdsp, 1 thread", "noisereduce", "noisereduce-stationary", "rnnoise"]
-ROUNDS = {"vqdsp": 2, "vqdsp, 1 thread": 2, "rnnoise": 3}  # the slow ones; the others get 10
+SYSTEMS = [
+    "vqdsp", "vqdsp, streamed", "vqdsp, 2 threads", "vqdsp, linked",
+    "noisereduce", "noisereduce-stationary", "rnnoise", "deepfilternet3",
+]
+ROUNDS = {"noisereduce": 10, "noisereduce-stationary": 10}  # the fast ones; the others get 3
+
+
+def _vqdsp(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
+    from vqdsp.audio.effect import VQDenoise
+    from vqdsp.audio.framing import flush_padding
+
+    effect = VQDenoise(threads=2 if name == "vqdsp, 2 threads" else 1, channel_mode="linked" if name == "vqdsp, linked" else "independent")
+    if name != "vqdsp, streamed":
+        return effect
+
+    def streamed(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        planar = audio.reshape(-1, audio.shape[-1])
+        latency, chunk = effect.latency_at(sample_rate), 10 * sample_rate
+        effect.reset()
+        parts = [effect(planar[:, i : i + chunk], sample_rate, reset=False) for i in range(0, planar.shape[1], chunk)]
+        parts.append(effect(flush_padding(planar[:, -latency:], latency), sample_rate, reset=False))
+        return np.concatenate(parts, axis=1)[:, latency:].reshape(audio.shape)
+
+    return streamed
 
 
 def _build(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
     """``fn(audio [samples] or [channels, samples], sample_rate)`` for ``name``; skips a missing peer."""
     if name.startswith("vqdsp"):
-        import torch
-
-        from vqdsp.audio.effect import VQDenoise
-
-        effect = VQDenoise()
-        if name == "vqdsp":
-            return effect  # torch's default threads (one per core)
-
-        def one_thread(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-            before = torch.get_num_threads()
-            torch.set_num_threads(1)  # like the peers, which run on one core
-            try:
-                return effect(audio, sample_rate)
-            finally:
-                torch.set_num_threads(before)
-
-        return one_thread
+        return _vqdsp(name)
     from vqdsp.evaluation import systems
 
     try:
@@ -51,6 +58,7 @@ def _build(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
             "noisereduce": lambda: systems.NoiseReduce(),
             "noisereduce-stationary": lambda: systems.NoiseReduce(stationary=True),
             "rnnoise": lambda: systems.RNNoise(),
+            "deepfilternet3": lambda: systems.DeepFilterNet3(),
         }[name]()
     except (ImportError, OSError) as err:
         pytest.skip(f"{name} not available ({err}); pip install vqdsp[bench]")
@@ -72,11 +80,13 @@ def system(request: pytest.FixtureRequest) -> tuple[str, Callable[[np.ndarray, i
 def test_end_to_end(benchmark, request: pytest.FixtureRequest, system, case: str) -> None:  # noqa: ANN001
     name, fn = system
     rate, channels = CASES[case]
-    seconds = QUICK_SECONDS if is_quick(request.config) else SECONDS
+    if name == "vqdsp, linked" and channels == 1:
+        pytest.skip("linked channels are the independent ones for mono")
+    seconds = audio_seconds(SECONDS, QUICK_SECONDS, request.config)
     audio = speech_plus_noise(seconds, rate, channels)
     fn(audio[..., :rate], rate)  # warm-up: model load, allocations, FFT plans
     benchmark.group = f"end to end, {case}, {seconds:g} s"
     record(benchmark, name, sample_rate=rate, channels=channels, audio_seconds=seconds, system=name, reference="vqdsp")
-    out = benchmark.pedantic(fn, args=(audio, rate), rounds=ROUNDS.get(name, 10), warmup_rounds=0, iterations=1)
+    out = benchmark.pedantic(fn, args=(audio, rate), rounds=ROUNDS.get(name, 3), warmup_rounds=0, iterations=1)
     assert out.shape == audio.shape
     assert np.all(np.isfinite(out))

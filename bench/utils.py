@@ -26,6 +26,13 @@ def is_quick(config: pytest.Config | None = None) -> bool:
     return disabled or os.environ.get("VQDSP_BENCH_QUICK", "") not in ("", "0")
 
 
+def audio_seconds(default: float, quick: float, config: pytest.Config | None = None) -> float:
+    """Seconds of audio a benchmark runs on: ``quick`` in quick mode, else ``VQDSP_BENCH_SECONDS`` or ``default``."""
+    if is_quick(config):
+        return quick
+    return float(os.environ.get("VQDSP_BENCH_SECONDS", default))
+
+
 def record(benchmark, label: str, device: str = "cpu", **info: object) -> None:  # noqa: ANN001 - pytest-benchmark fixture
     """Name the row (``label``) and put ``device``, shapes, audio seconds, ... into ``benchmark.extra_info``.
 

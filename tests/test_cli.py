@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 import shutil
 import subprocess
 import sys
@@ -10,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 import vqdsp
-from utils import speech_like
 from vqdsp import cli
 from vqdsp.cli import EXAMPLE_OUTPUT, WRITABLE, build_parser, main
+
+from utils import speech_like
 
 
 @pytest.fixture
@@ -68,7 +69,8 @@ def test_bundled_example_runs_twice_into_out(tmp_path: Path, monkeypatch: pytest
     first = (tmp_path / EXAMPLE_OUTPUT).read_bytes()
     assert main(["denoise"]) == 0  # `make denoise` twice: the example's own output is replaced
     assert (tmp_path / EXAMPLE_OUTPUT).read_bytes() == first
-    assert EXAMPLE_OUTPUT.parts[0] == "out" and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert EXAMPLE_OUTPUT.parts[0] == "out"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_bundled_example_output_is_git_ignored() -> None:
@@ -92,15 +94,20 @@ def test_errors_blame_the_input(tmp_path: Path, capsys: pytest.CaptureFixture, m
     argv = ["denoise", str(make_input(tmp_path))] + (["-o", str(tmp_path / output)] if output else [])
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert message in err and "cannot write" not in err
+    assert message in err
+    assert "cannot write" not in err
     assert err.count("\n") == 1  # one line, not the errors of every decoder tried
 
 
-@pytest.mark.parametrize(("output", "message"), [("out_noext", "has no extension"), ("out.md", "cannot write")])
-def test_errors_blame_the_output(noisy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture, output: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("output", "messages"),
+    [("out_noext", ("has no extension", ".mp3")), ("out.md", ("cannot write", ".mp3")), ("missing/out.wav", ("no folder", "create it"))],
+)
+def test_errors_blame_the_output(noisy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture, output: str, messages: tuple[str, ...]) -> None:
     assert main(["denoise", str(noisy_file), "-o", str(tmp_path / output)]) == 1
     err = capsys.readouterr().err
-    assert message in err and ".mp3" in err and not (tmp_path / output).exists()
+    assert all(m in err for m in messages)
+    assert not (tmp_path / output).exists()
 
 
 def test_writes_every_format_the_errors_list(noisy_file: Path, tmp_path: Path) -> None:
@@ -114,16 +121,42 @@ def test_threads_must_be_a_positive_integer(value: str, capsys: pytest.CaptureFi
     for command in (["denoise"], ["master", "in", "-o", "out"]):
         with pytest.raises(SystemExit) as exit_:
             main([*command, "--threads", value])
-        assert exit_.value.code == 2 and "whole number >= 1" in capsys.readouterr().err
+        assert exit_.value.code == 2
+        assert "whole number >= 1" in capsys.readouterr().err
 
 
-def test_threads_reach_torch(noisy_file: Path, tmp_path: Path) -> None:
-    before = torch.get_num_threads()
-    try:
-        assert main(["denoise", str(noisy_file), "-o", str(tmp_path / "o.wav"), "--threads", "1"]) == 0
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
+def test_threads_reach_the_effect(noisy_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vqdsp.audio import effect
+
+    built: list[effect.VQDenoise] = []
+
+    class Recorded(effect.VQDenoise):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(effect, "VQDenoise", Recorded)
+    assert main(["denoise", str(noisy_file), "-o", str(tmp_path / "o.wav"), "--threads", "2"]) == 0
+    assert main(["master", str(noisy_file), "-o", str(tmp_path / "m"), "--threads", "3", "--no-progress"]) == 0
+    assert [e.threads for e in built][0] == 2
+    assert built[-1].threads == 3
+
+
+def test_master_threads_are_split_between_jobs() -> None:
+    from vqdsp.mastering.presets import load_preset
+
+    preset = load_preset("speech")
+    split = cli.with_threads(preset, 5, 2)
+    assert [e.params.get("threads") for e in split.effects if e.name == "VQDenoise"] == [2]
+    assert [e for e in split.effects if e.name != "VQDenoise"] == [e for e in preset.effects if e.name != "VQDenoise"]
+    assert cli.with_threads(preset, 1, 4).effects[0].params["threads"] == 1  # at least one each
+
+
+def test_denoise_threads_default_is_the_effect_s() -> None:
+    from vqdsp.audio.effect import VQDenoise
+
+    default = inspect.signature(VQDenoise).parameters["threads"].default
+    assert build_parser().parse_args(["denoise"]).threads == default
 
 
 def _text_file(path: Path) -> Path:

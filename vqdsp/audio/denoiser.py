@@ -76,25 +76,31 @@ class Denoiser:
 
         ``linked``: one model pass on the channels' mean, the same gain on every channel
         (the stereo image stays put; C channels cost one model pass); else each channel alone.
+        At another rate than the model's, the audio-rate transforms run one segment at a time,
+        so their large spectrograms stay in cache.
         """
         channels, count, length = segments.shape
         if count == 0:
             return segments
         rate = self.model_stft.sample_rate
-        cfg = self.stft_at(sample_rate)
-        spec = stft(segments, cfg, self.workers)  # [C, N, F', T']
+        link = linked and channels > 1
+        flat = segments.reshape(channels * count, length)
         if sample_rate == rate:
-            model_spec = spec.mean(axis=0, keepdims=True) if linked and channels > 1 else spec
-        else:
-            model_in = segments.mean(axis=0, keepdims=True) if linked and channels > 1 else segments
-            model_in = _fit_length(resample(model_in, sample_rate, rate), self.model_stft.segment_samples)
-            model_spec = stft(model_in, self.model_stft, self.workers)
-        log_mag = log_magnitude(model_spec, self.model_stft)
-        log_gain = self.log_gains(log_mag.reshape((-1,) + log_mag.shape[-2:])).reshape(log_mag.shape)
-        if sample_rate != rate:
-            log_gain = self._map_gain(log_gain, cfg, spec.shape[-2:])
-        spec = spec * np.exp(log_gain)
-        return istft(spec, length, cfg, self.workers)
+            spec = stft(flat, self.model_stft, self.workers)  # [C * N, F, T], also the model's input
+            model_spec = spec.reshape((channels, count) + spec.shape[-2:]).mean(axis=0) if link else spec
+            log_gain = self.log_gains(log_magnitude(model_spec, self.model_stft))
+            spec *= np.exp(np.tile(log_gain, (channels, 1, 1)) if link else log_gain)
+            return istft(spec, length, self.model_stft, self.workers).reshape(segments.shape)
+        model_in = segments.mean(axis=0) if link else flat
+        model_in = _fit_length(resample(model_in, sample_rate, rate), self.model_stft.segment_samples)
+        log_gain = self.log_gains(log_magnitude(stft(model_in, self.model_stft, self.workers), self.model_stft))
+        cfg = self.stft_at(sample_rate)
+        out = np.empty_like(flat)
+        for i, segment in enumerate(flat):
+            spec = stft(segment, cfg, self.workers)  # [F', T']
+            spec *= np.exp(self._map_gain(log_gain[i % count if link else i], cfg, spec.shape))
+            out[i] = istft(spec, length, cfg, self.workers)
+        return out.reshape(segments.shape)
 
     def _map_gain(self, log_gain: np.ndarray, cfg: StftConfig, shape: tuple[int, int]) -> np.ndarray:
         """Resample a model log-gain ``[..., F, T]`` onto the ``[F', T']`` grid of ``cfg``."""

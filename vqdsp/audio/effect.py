@@ -28,8 +28,13 @@ BUFFER_SIZE = 8192
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
 CHANNEL_MODES = ("independent", "linked")
 
-_torch_started = False  # set once this process has run the model (torch's OpenMP threads exist)
+_torch_started = False  # set once this process has loaded or run a model (torch's OpenMP threads may exist)
 _forked_after_torch = False
+
+
+def _mark_torch_started() -> None:
+    global _torch_started
+    _torch_started = True
 
 
 def _after_fork_in_child() -> None:
@@ -66,8 +71,8 @@ class VQDenoise:
     or 2-D raise errors.
 
     The effect can be pickled in any state. In a process pool, use the ``spawn`` or
-    ``forkserver`` start method: a process forked after the model has run cannot use torch's
-    threads, and raises a RuntimeError saying so instead of hanging.
+    ``forkserver`` start method: a process forked after a ``VQDenoise`` was made cannot use
+    torch's threads, and raises a RuntimeError saying so instead of hanging.
 
     Args:
         attenuation_limit_db: deepest suppression allowed, in dB (``math.inf``: no limit).
@@ -155,6 +160,7 @@ class VQDenoise:
             loaded = load_model(source, self._device)
         limit = None if math.isinf(self.attenuation_limit_db) else self.attenuation_limit_db
         self._denoiser = Denoiser(loaded, attenuation_limit_db=limit)
+        _mark_torch_started()
         self._model_source = source
         self.reset()
 
@@ -332,8 +338,6 @@ class _SegmentsAt:
         self.effect, self.rate = effect, rate
 
     def __call__(self, segments: np.ndarray) -> np.ndarray:
-        global _torch_started
-        _torch_started = True
         effect = self.effect
         with np.errstate(over="ignore", invalid="ignore"):  # VQDenoise.process checks the output
             wet = effect._denoiser.process_segments(segments, self.rate, linked=effect.channel_mode == "linked")

@@ -172,7 +172,8 @@ def process_file(
                         carry = block
                     else:
                         skip = _write_after(out, push(block), skip)
-                    recent = np.concatenate([recent, block], axis=1)[:, -latency:]
+                    recent = np.concatenate([recent, block], axis=1)
+                    recent = recent[:, recent.shape[1] - min(latency, recent.shape[1]) :]  # latency 0: keep none
                     block = following
                 tail = np.concatenate([carry, flush_padding(recent, latency)], axis=1)
                 _write_after(out, push(tail), skip)

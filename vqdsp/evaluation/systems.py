@@ -197,7 +197,8 @@ def build_systems(names: list[str] | tuple[str, ...] = SYSTEMS, models: list[str
         if name == "noisy":
             systems.append(Passthrough())
         elif name == "model":
-            systems.extend(ModelDenoiser(m) for m in (models or [None]))
+            paths: list[str | os.PathLike | None] = list(models) if models else [None]  # None: the shipped model
+            systems.extend(ModelDenoiser(p) for p in paths)
         elif name in PEERS:
             try:
                 systems.append({"noisereduce": NoiseReduce, "rnnoise": RNNoise, "deepfilternet3": DeepFilterNet3}[name]())

@@ -8,8 +8,10 @@ computed with ``scipy.signal.resample_poly`` on overlapping chunks, so it equals
 signal's oversampled peak.
 
 Normalisation is gain only: the gain that brings the integrated loudness to the target, lowered
-where needed so that the true peak stays under the ceiling (then the output is quieter than the
-target, and :class:`Normalisation` says so). Nothing is limited or compressed here.
+where needed so that the true peak stays under the ceiling, and never above a gain ceiling (a
+mostly-noise file, once denoised, would otherwise be raised 30 dB and its residual noise with it).
+When either bound sets the gain the output is quieter than the target, and :class:`Normalisation`
+says which. Nothing is limited or compressed here.
 """
 
 from __future__ import annotations
@@ -194,25 +196,36 @@ class Normalisation:
         gain_db: gain to apply, in dB.
         peak_limited: True when the true-peak ceiling, not the loudness target, set the gain
             (the output is then quieter than the target).
+        gain_limited: True when the gain ceiling (``max_gain_db``) set the gain (quieter than the
+            target, and the true peak under its ceiling).
     """
 
     gain_db: float
     peak_limited: bool
+    gain_limited: bool = False
 
 
-def normalisation_gain(measured: Loudness, target_lufs: float | None, ceiling_dbtp: float | None) -> Normalisation:
-    """Gain that brings ``measured`` to ``target_lufs`` with its true peak at most ``ceiling_dbtp``.
+def normalisation_gain(
+    measured: Loudness, target_lufs: float | None, ceiling_dbtp: float | None, max_gain_db: float | None = None
+) -> Normalisation:
+    """Gain that brings ``measured`` to ``target_lufs`` with its true peak at most ``ceiling_dbtp``
+    and the gain at most ``max_gain_db`` (dB).
 
-    Either target may be None (not asked for). Silence, or audio too short to gate, gets no
-    loudness gain; it is still lowered if its peak is over the ceiling.
+    Any of the three may be None (not asked for). Silence, or audio too short to gate, gets no
+    loudness gain; it is still lowered if its peak is over the ceiling. When both ceilings bind,
+    the lower one wins and is the one reported.
     """
     gain = 0.0
     if target_lufs is not None and math.isfinite(measured.integrated_lufs):
         gain = target_lufs - measured.integrated_lufs
+    headroom = math.inf
     if ceiling_dbtp is not None and math.isfinite(measured.true_peak_dbtp):
         headroom = ceiling_dbtp - measured.true_peak_dbtp
-        if headroom < gain:
-            return Normalisation(headroom, True)
+    limit = math.inf if max_gain_db is None else max_gain_db
+    if headroom < gain and headroom <= limit:
+        return Normalisation(headroom, True)
+    if limit < gain:
+        return Normalisation(limit, False, True)
     return Normalisation(gain, False)
 
 

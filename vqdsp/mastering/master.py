@@ -9,7 +9,9 @@ bounded by the chunk size at every step; inputs are only ever read.
 
 An existing output counts as done (skipped unless ``overwrite``), so a re-run after an
 interruption does what is missing. Files run in a process pool (the chain, model included,
-is built once per worker; torch threads are split between workers) or as Ray tasks.
+is built once per worker; torch threads are split between workers; workers die with the
+parent) or as Ray tasks. Temporaries, per-file records and write failures: see
+:mod:`vqdsp.mastering.records`.
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ import csv
 import glob
 import io
 import json
-import math
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from vqdsp.atomic import atomic_write
+from vqdsp.mastering import records
 from vqdsp.mastering.presets import Preset
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
@@ -36,11 +37,15 @@ REPORT_NAME = "master-report"
 
 @dataclass(frozen=True)
 class Job:
-    """One file to master: read ``source``, write ``target`` (in ``subtype``; None: the input's)."""
+    """One file to master: read ``source``, write ``target`` (in ``subtype``; None: the input's).
+
+    ``record``: where to write the file's report as soon as it is done (None: nowhere).
+    """
 
     source: str
     target: str
     subtype: str | None = None
+    record: str | None = None
 
 
 @dataclass
@@ -60,6 +65,7 @@ class FileReport:
     output_sample_peak_dbfs: float | None = None
     gain_db: float | None = None
     peak_limited: bool | None = None
+    gain_limited: bool | None = None  # the preset's max_gain_db, not the loudness target, set the gain
     seconds: float | None = None
 
 
@@ -69,13 +75,16 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
 
     A file given directly lands at ``output_dir/<name>``; a file found in folder ``D`` at
     ``output_dir/<its path under D>``. Hidden files, and ``output_dir`` where it lies inside
-    ``D``, are left out. Raises ``FileNotFoundError`` for an input that matches nothing and ``ValueError`` when
-    two inputs would write the same output or an output would replace an input.
+    ``D``, are left out. Glob patterns (``**``: any folders below) follow no symlinked folder, so a
+    symlink loop cannot hang the search. Raises ``FileNotFoundError`` for an input that matches nothing,
+    ``ValueError`` when two inputs would write the same output or an output would replace an input, and
+    :class:`~vqdsp.mastering.records.OutputError` (a ValueError) when ``output_dir`` cannot be written.
     """
+    records.check_output_dir(output_dir)
     out = Path(output_dir).resolve()
     jobs: dict[Path, Job] = {}
     for pattern in inputs:
-        matches = [pattern] if Path(pattern).exists() else sorted(glob.glob(pattern, recursive=True))
+        matches = [pattern] if Path(pattern).exists() else _glob(pattern)
         if not matches:
             raise FileNotFoundError(f"no such file, folder or match: {pattern}")
         for match in map(Path, matches):
@@ -107,6 +116,19 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
+def _glob(pattern: str) -> list[str]:
+    """Matches of ``pattern`` like ``glob.glob(pattern, recursive=True)`` (hidden names left out), but
+    with pathlib's walk, which does not descend into symlinked folders: a link loop (``d/self -> .``)
+    is visited once instead of until the path length runs out."""
+    parts = Path(pattern).parts
+    first = next((i for i, part in enumerate(parts) if glob.has_magic(part)), None)
+    if first is None:
+        return []
+    base = Path(*parts[:first]) if first else Path(".")
+    found = (p for p in base.glob(str(Path(*parts[first:]))) if not _hidden(p.relative_to(base)))
+    return sorted(str(p) for p in found)
+
+
 # -- one file ------------------------------------------------------------------------------------
 def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_seconds: float = 10.0) -> FileReport:
     """Master one file with ``board`` (the preset's built chain); never raises for a bad input, reports it."""
@@ -119,7 +141,8 @@ def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_
     if target.exists() and not overwrite:
         report.status = "skipped"
         return report
-    processed = target.with_name(f".{target.name}.{os.getpid()}.processing.w64")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    processed, staged = records.temporary(target, "processing.w64"), records.temporary(target, "out" + target.suffix)
     try:
         measured = measure_file(source, chunk_seconds)
         report.duration_s = measured.duration_s
@@ -131,18 +154,31 @@ def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_
         with open_audio(source) as (info, _):
             subtype = job.subtype or info.subtype
         process_file(board, source, processed, overwrite=True, subtype="FLOAT", chunk_seconds=chunk_seconds)
-        norm = normalisation_gain(measure_file(processed, chunk_seconds), preset.target_lufs, preset.true_peak_dbtp)
-        report.gain_db, report.peak_limited = norm.gain_db, norm.peak_limited
-        apply_gain_file(processed, target, norm.gain_db, subtype, chunk_seconds)
-        result = measure_file(target, chunk_seconds)
+        norm = normalisation_gain(
+            measure_file(processed, chunk_seconds), preset.target_lufs, preset.true_peak_dbtp, preset.max_gain_db
+        )
+        report.gain_db, report.peak_limited, report.gain_limited = norm.gain_db, norm.peak_limited, norm.gain_limited
+        apply_gain_file(processed, staged, norm.gain_db, subtype, chunk_seconds)
+        result = measure_file(staged, chunk_seconds)
         report.output_lufs, report.output_true_peak_dbtp, report.output_sample_peak_dbfs = (
             result.integrated_lufs, result.true_peak_dbtp, result.sample_peak_dbfs
         )
+        report.seconds = time.perf_counter() - start
+        if job.record:  # the record first: a kill between the two leaves no output, so a rerun redoes the file
+            records.write_record(job.record, asdict(report))
+        os.replace(staged, target)
     except Exception as err:  # one bad file must not stop the batch: report it and go on
-        report.status, report.error = "failed", f"{type(err).__name__}: {err}"
+        problem = records.folder_problem(target.parent, err)
+        report.status, report.error = "failed", problem or f"{type(err).__name__}: {err}"
+        report.seconds = time.perf_counter() - start
+        if job.record:
+            try:
+                records.write_record(job.record, asdict(report))
+            except OSError:  # the folder is full or read-only: the batch report still has the file
+                pass
     finally:
         processed.unlink(missing_ok=True)
-        report.seconds = time.perf_counter() - start
+        staged.unlink(missing_ok=True)
     return report
 
 
@@ -150,11 +186,37 @@ def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_
 _WORKER: dict = {}
 
 
-def _init_worker(preset: Preset, threads: int) -> None:
+def _init_worker(preset: Preset, threads: int, parent: int | None = None) -> None:
     import torch
 
+    if parent is not None:
+        _die_with(parent)
     torch.set_num_threads(threads)
     _WORKER["preset"], _WORKER["board"] = preset, preset.build()
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when process ``parent`` ends, however it ends (SIGKILL included), not minutes later.
+
+    Linux: the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere, and for a
+    parent that died before that was set, a watchdog thread polls the parent id.
+    """
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="vqdsp-parent-watch", daemon=True).start()
 
 
 def _work(job: Job, overwrite: bool, chunk_seconds: float) -> FileReport:
@@ -178,7 +240,8 @@ def _run_pool(jobs, preset, overwrite, chunk_seconds, workers) -> Iterator[FileR
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")  # fork after torch has started threads can hang
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(preset, threads)) as pool:
+    initargs = (preset, threads, os.getpid())
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
         futures = {pool.submit(_work, job, overwrite, chunk_seconds): job for job in jobs}
         try:
             for future in as_completed(futures):
@@ -233,8 +296,12 @@ def master(
     """Master ``jobs`` with ``preset``; writes ``master-report.json`` and ``.csv`` into ``output_dir``.
 
     The chain is built here first, so a preset that cannot be built fails before any file is
-    touched (:class:`~vqdsp.mastering.presets.PresetError`). The report is written even when the batch is
-    interrupted (files not reached are left out of it).
+    touched (:class:`~vqdsp.mastering.presets.PresetError`). Temporaries that dead runs left in the
+    output folders are removed first. Each file's record is written as soon as it is done, and the
+    report is merged from the records: it keeps the measurements of files done by earlier
+    (interrupted) or concurrent runs, skipped ones included. It is written even when the batch is
+    interrupted (files not reached are left out of it); a report that cannot be written raises
+    :class:`~vqdsp.mastering.records.OutputError` naming the folder.
 
     Args:
         workers: processes for the ``pool`` backend (1: this process).
@@ -245,6 +312,8 @@ def master(
     from tqdm import tqdm
 
     board = preset.build()
+    records.clean_stale({Path(output_dir)} | {Path(j.target).parent for j in jobs})
+    jobs = [replace(j, record=str(records.record_path(output_dir, j.target))) for j in jobs]
     todo = [job for job in jobs if overwrite or not Path(job.target).exists()]
     reports = [FileReport(j.source, j.target, "skipped") for j in jobs if j not in todo]
     if backend == "ray":
@@ -265,28 +334,50 @@ def master(
                 bar.write(f"vqdsp: failed: {report.input}: {report.error}", file=sys.stderr)
     finally:
         bar.close()
-        write_report(reports, preset, output_dir, time.perf_counter() - started)
+        reports = merge_records(reports, output_dir)
+        try:
+            write_report(reports, preset, output_dir, time.perf_counter() - started)
+        except OSError as err:
+            problem = records.folder_problem(Path(output_dir), err) or f"cannot write the report into {output_dir}: {err}"
+            raise records.OutputError(f"{problem}; the outputs and per-file records are in place") from err
     return reports
+
+
+def merge_records(reports: Sequence[FileReport], output_dir: str | os.PathLike) -> list[FileReport]:
+    """``reports`` of this run with what the records under ``output_dir`` know.
+
+    A file this run skipped gets the measurements its record holds (status stays ``skipped``); files
+    that other runs finished into the same folder (their outputs exist) are added.
+    """
+    names = {f.name for f in fields(FileReport)}
+    stored = {row["output"]: row for row in records.read_records(output_dir)}
+    merged = {}
+    for report in reports:
+        row = stored.get(report.output)
+        if report.status == "skipped" and row and row.get("status") == "done":
+            report = FileReport(**{**{k: v for k, v in row.items() if k in names}, "status": "skipped"})
+        merged[report.output] = report
+    for output, row in stored.items():
+        if output not in merged and row.get("status") == "done" and Path(output).exists():
+            merged[output] = FileReport(**{k: v for k, v in row.items() if k in names})
+    return list(merged.values())
 
 
 def write_report(reports: Sequence[FileReport], preset: Preset, output_dir: str | os.PathLike, seconds: float) -> Path:
     """Write ``master-report.json`` (summary and files) and ``master-report.csv`` (files) atomically."""
     out = Path(output_dir)
-    rows = [
-        {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(r).items()}  # silence: -inf
-        for r in sorted(reports, key=lambda r: r.input)
-    ]
+    rows = [records.json_ready(asdict(r)) for r in sorted(reports, key=lambda r: r.input)]  # silence: -inf -> None
     summary = {status: sum(r.status == status for r in reports) for status in ("done", "skipped", "failed")}
     audio = sum(r.duration_s or 0.0 for r in reports if r.status == "done")
     doc = {
         "preset": preset.name, "target_lufs": preset.target_lufs, "true_peak_dbtp": preset.true_peak_dbtp,
+        "max_gain_db": preset.max_gain_db,
         "summary": {**summary, "seconds": seconds, "audio_seconds": audio}, "files": rows,
     }
-    text = json.dumps(doc, indent=2, allow_nan=False)
-    atomic_write(out / f"{REPORT_NAME}.json", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    records.write_text(out / f"{REPORT_NAME}.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, [f.name for f in fields(FileReport)], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write(out / f"{REPORT_NAME}.csv", lambda tmp: tmp.write_text(buffer.getvalue(), encoding="utf-8"))
+    records.write_text(out / f"{REPORT_NAME}.csv", buffer.getvalue())
     return out / f"{REPORT_NAME}.json"

@@ -7,6 +7,7 @@ A preset file looks like the built-in ``speech`` preset (``vqdsp master --show-p
     [loudness]
     target_lufs = -16.0     # integrated loudness, ITU-R BS.1770 (omit: no loudness normalisation)
     true_peak_dbtp = -1.0   # true-peak ceiling (omit: none)
+    max_gain_db = 20.0      # gain ceiling (omit: none)
 
     [[effects]]
     name = "VQDenoise"      # vqdsp's denoiser, or any pedalboard plugin class by name
@@ -44,6 +45,7 @@ name = "speech"
 [loudness]
 target_lufs = -16.0
 true_peak_dbtp = -1.0
+max_gain_db = 20.0   # a mostly-noise file is not raised 30 dB (its residual noise with it)
 
 [[effects]]
 name = "VQDenoise"
@@ -116,12 +118,14 @@ class Preset:
         effects: the chain, in processing order.
         target_lufs: integrated loudness to normalise to, in LUFS; None: no normalisation.
         true_peak_dbtp: true-peak ceiling in dBTP; None: none.
+        max_gain_db: largest gain the normalisation may apply, in dB; None: none.
     """
 
     name: str
     effects: tuple[EffectSpec, ...]
     target_lufs: float | None = None
     true_peak_dbtp: float | None = None
+    max_gain_db: float | None = None
 
     def build(self) -> Pedalboard:
         """A fresh chain of the preset's effects (loads the model for ``VQDenoise``)."""
@@ -151,15 +155,16 @@ def parse_preset(text: str, default_name: str, base_dir: Path | None = None, sou
     _check_keys(doc, {"name", "description", "loudness", "effects"}, f"{source}")
     loudness = doc.get("loudness", {})
     if not isinstance(loudness, dict):
-        raise PresetError(f"{source}: [loudness] must be a table with target_lufs and true_peak_dbtp")
-    _check_keys(loudness, {"target_lufs", "true_peak_dbtp"}, f"{source} [loudness]")
+        raise PresetError(f"{source}: [loudness] must be a table with target_lufs, true_peak_dbtp and max_gain_db")
+    _check_keys(loudness, {"target_lufs", "true_peak_dbtp", "max_gain_db"}, f"{source} [loudness]")
     target = _number(loudness.get("target_lufs"), f"{source} [loudness] target_lufs", upper=0.0)
     ceiling = _number(loudness.get("true_peak_dbtp"), f"{source} [loudness] true_peak_dbtp", upper=0.0)
+    max_gain = _number(loudness.get("max_gain_db"), f"{source} [loudness] max_gain_db", upper=120.0, lower=0.0)
     effects = doc.get("effects", [])
     if not isinstance(effects, list) or not all(isinstance(e, dict) for e in effects):
         raise PresetError(f"{source}: effects are written as [[effects]] tables, each with a name")
     specs = tuple(_effect_spec(table, i, source, base_dir) for i, table in enumerate(effects))
-    return Preset(str(doc.get("name", default_name)), specs, target, ceiling)
+    return Preset(str(doc.get("name", default_name)), specs, target, ceiling, max_gain)
 
 
 def _check_keys(table: dict, allowed: set[str], where: str) -> None:
@@ -168,11 +173,12 @@ def _check_keys(table: dict, allowed: set[str], where: str) -> None:
             raise PresetError(f"{where}: unknown key {key!r}{_did_you_mean(key, allowed)}; expected {', '.join(sorted(allowed))}")
 
 
-def _number(value: Any, where: str, upper: float) -> float | None:
+def _number(value: Any, where: str, upper: float, lower: float = -math.inf) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value > upper:
-        raise PresetError(f"{where} must be a number <= {upper:g}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not lower <= value <= upper:
+        bounds = f"<= {upper:g}" if lower == -math.inf else f"in [{lower:g}, {upper:g}]"
+        raise PresetError(f"{where} must be a number {bounds}, got {value!r}")
     return float(value)
 
 

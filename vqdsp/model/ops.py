@@ -11,6 +11,8 @@ dtype; the SE ops run the reference for dtypes other than float32 (with the same
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -18,10 +20,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-try:
-    from vqdsp import _core
-except ImportError:  # not built: every op runs its reference
-    _core = None
+
+
+def _load_core():  # noqa: ANN202 - the extension module, or None
+    """The compiled kernels: ``vqdsp._core``, or the build at ``$VQDSP_CORE`` (``make sanitize``'s ASan build)."""
+    path = os.environ.get("VQDSP_CORE")
+    if path:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("vqdsp._core", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["vqdsp._core"] = module  # a later `import vqdsp._core` gets this build too
+        return module
+    try:
+        from vqdsp import _core
+    except ImportError:  # not built: every op runs its reference (with a warning, once)
+        return None
+    return _core
+
+
+_core = _load_core()
 
 __all__ = [
     "ExcitedNearestCode",
