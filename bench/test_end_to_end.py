@@ -23,6 +23,7 @@ QUICK_SECONDS = 2.0
 CASES = {"8 kHz mono": (8000, 1), "48 kHz stereo": (48000, 2)}
 SYSTEMS = [
     "vqdsp", "vqdsp, streamed", "vqdsp, 2 threads", "vqdsp, linked",
+    "vqdsp fast", "vqdsp fast, 2 threads", "vqdsp fast, linked",
     "noisereduce", "noisereduce-stationary", "rnnoise", "deepfilternet3",
 ]
 ROUNDS = {"noisereduce": 10, "noisereduce-stationary": 10}  # the fast ones; the others get 3
@@ -32,7 +33,11 @@ def _vqdsp(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
     from vqdsp.audio.effect import VQDenoise
     from vqdsp.audio.framing import flush_padding
 
-    effect = VQDenoise(threads=2 if name == "vqdsp, 2 threads" else 1, channel_mode="linked" if name == "vqdsp, linked" else "independent")
+    effect = VQDenoise(
+        model="fast" if name.startswith("vqdsp fast") else None,
+        threads=2 if name.endswith(", 2 threads") else 1,
+        channel_mode="linked" if name.endswith(", linked") else "independent",
+    )
     if name != "vqdsp, streamed":
         return effect
 

@@ -17,7 +17,7 @@ from vqdsp.model.checkpoint import load_model
 from vqdsp.audio.stft import log_magnitude, stft
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
-VARIANTS = ["float32", "channels_last", "bfloat16"]
+VARIANTS = ["float32", "channels_last", "bfloat16", "folded", "fast", "fast folded"]  # "fast": the shipped model v2
 BATCH = 16  # vqdsp.Denoiser's default batch of segments
 
 
@@ -33,7 +33,9 @@ def log_mags(request: pytest.FixtureRequest) -> np.ndarray:
 
 
 def _forward_fn(variant: str, device: str, x: torch.Tensor):  # noqa: ANN202
-    model = load_model(device=device)
+    model = load_model("fast" if variant.startswith("fast") else None, device=device)
+    if variant.endswith("folded"):
+        model = model.for_inference()  # batch norm folded into the convolutions, as VQDenoise runs it
     if variant == "channels_last":
         model = model.to(memory_format=torch.channels_last)
 
@@ -55,7 +57,7 @@ def test_model_forward(benchmark, log_mags: np.ndarray, device: str, variant: st
     x = torch.from_numpy(log_mags).to(device)
     forward = _forward_fn(variant, device, x)
     try:
-        reference = _forward_fn("float32", device, x)()
+        reference = _forward_fn("fast" if variant.startswith("fast") else "float32", device, x)()
         gain = forward()  # also the warm-up
     except (RuntimeError, TypeError, NotImplementedError) as err:
         pytest.skip(f"{variant} on {device} not supported by the model: {err}")
