@@ -67,7 +67,7 @@ def group_table(name: str, rows: list[dict]) -> list[str]:
     head += extras
     lines = [f"**{name}** (median of {min(r['stats']['rounds'] for r in rows)}+ rounds)", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row, i in zip(rows, info):
+    for row, i in zip(rows, info, strict=True):
         ratio = seconds(row) / seconds(ref)
         cells = [label(row), fmt_time(seconds(row)), f"{100 * ratio:.0f}%" if stages else f"{ratio:.3g}"]
         if "real-time factor" in head:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+
 from utils import audio_seconds, record, speech_plus_noise
 
 SECONDS = 60.0
@@ -82,7 +83,7 @@ def system(request: pytest.FixtureRequest) -> tuple[str, Callable[[np.ndarray, i
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_end_to_end(benchmark, request: pytest.FixtureRequest, system, case: str) -> None:  # noqa: ANN001
+def test_end_to_end(benchmark, request: pytest.FixtureRequest, system, case: str) -> None:
     name, fn = system
     rate, channels = CASES[case]
     if name == "vqdsp, linked" and channels == 1:

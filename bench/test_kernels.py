@@ -61,7 +61,7 @@ def _tensors(*shapes: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
     return tuple(torch.randn(*s, generator=gen) for s in shapes)
 
 
-def _best_seconds(benchmark) -> float | None:  # noqa: ANN001
+def _best_seconds(benchmark) -> float | None:
     stats = getattr(benchmark, "stats", None)
     return None if stats is None else stats.stats.min
 
@@ -69,7 +69,7 @@ def _best_seconds(benchmark) -> float | None:  # noqa: ANN001
 # ---- nearest-code search -----------------------------------------------------------------------
 
 
-def _search_fn(method: str, z: torch.Tensor, cb: torch.Tensor):  # noqa: ANN202
+def _search_fn(method: str, z: torch.Tensor, cb: torch.Tensor):
     if method == "vqdsp":
         return lambda: ops.nearest_code(z, cb)
     if method == "torch.cdist":
@@ -108,7 +108,7 @@ def search_threads(request: pytest.FixtureRequest) -> int:
 
 
 @pytest.mark.parametrize("method", ["vqdsp", "torch.cdist", "torch matmul", "faiss IndexFlatL2"])
-def test_nearest_code(benchmark, method: str, search_shape: tuple[int, int, int], search_threads: int) -> None:  # noqa: ANN001
+def test_nearest_code(benchmark, method: str, search_shape: tuple[int, int, int], search_threads: int) -> None:
     n, k, d = search_shape
     z, cb = _tensors((n, d), (k, d))
     benchmark.group = f"search N={n} K={k} D={d} threads={search_threads}"
@@ -119,7 +119,7 @@ def test_nearest_code(benchmark, method: str, search_shape: tuple[int, int, int]
         benchmark.extra_info["gflops"] = round(2 * n * k * d / seconds / 1e9, 1)
 
 
-def test_matmul_peak(benchmark) -> None:  # noqa: ANN001
+def test_matmul_peak(benchmark) -> None:
     """The yardstick of the search: fp32 GEMM throughput of torch (MKL/oneDNN) at 2 threads."""
     size = 64 if quick() else 2048
     a, b = _tensors((size, size), (size, size))
@@ -141,7 +141,7 @@ def _se_inputs(b: int, c: int, h: int, w: int) -> tuple[torch.Tensor, ...]:
 
 
 @pytest.mark.parametrize("method", ["vqdsp", "torch eager", "clone (bandwidth)", "sum (bandwidth)"])
-def test_se_forward(benchmark, method: str, se_shape: tuple[int, int, int, int]) -> None:  # noqa: ANN001
+def test_se_forward(benchmark, method: str, se_shape: tuple[int, int, int, int]) -> None:
     """SE forward; its memory-bandwidth bound is one read (``x.sum()``) plus an allocating copy (``x.clone()``)."""
     x, *w = _se_inputs(*se_shape)
     benchmark.group = "SE forward B={} C={} {}x{}".format(*se_shape)
@@ -153,7 +153,7 @@ def test_se_forward(benchmark, method: str, se_shape: tuple[int, int, int, int])
 
 
 @pytest.mark.parametrize("method", ["vqdsp", "torch eager"])
-def test_se_training_step(benchmark, method: str, se_shape: tuple[int, int, int, int]) -> None:  # noqa: ANN001
+def test_se_training_step(benchmark, method: str, se_shape: tuple[int, int, int, int]) -> None:
     """Forward + backward to the input and the four weights."""
     inputs = [t.clone().requires_grad_() for t in _se_inputs(*se_shape)]
     grad = torch.ones_like(inputs[0])
@@ -167,7 +167,7 @@ def test_se_training_step(benchmark, method: str, se_shape: tuple[int, int, int,
 
 
 @pytest.mark.parametrize("method", ["vqdsp fused", "vqdsp unfused", "torch"])
-def test_se_nearest_code(benchmark, method: str, fused_shape: tuple[int, ...]) -> None:  # noqa: ANN001
+def test_se_nearest_code(benchmark, method: str, fused_shape: tuple[int, ...]) -> None:
     b, c, h, w, k = fused_shape
     y, *weights = _se_inputs(b, c, h, w)
     codebook = _tensors((k, c))[0] * 0.5

@@ -46,7 +46,7 @@ def _rss_mb() -> float:
     return _status_mb("VmRSS")
 
 
-def _chunks(seconds: float, seed: int = 0):  # noqa: ANN202 - generator of float32 [CHUNK] arrays
+def _chunks(seconds: float, seed: int = 0):  # generator of float32 [CHUNK] arrays
     """Synthesized speech plus noise, ``CHUNK`` samples at a time: the bundled example looped, fresh noise."""
     from utils import speech_plus_noise
 
@@ -115,11 +115,11 @@ def _lengths(config: pytest.Config) -> tuple[float, float]:
     return (QUICK_LONG, QUICK_SHORT) if is_quick(config) else (LONG, SHORT)
 
 
-def _group(benchmark, long_s: float, short_s: float) -> None:  # noqa: ANN001
+def _group(benchmark, long_s: float, short_s: float) -> None:
     benchmark.group = f"memory: peak RSS streaming {long_s / 60:g} min vs {short_s / 60:g} min, 8 kHz mono"
 
 
-def _record(benchmark, name: str, long: dict, short: dict, long_s: float, short_s: float) -> None:  # noqa: ANN001
+def _record(benchmark, name: str, long: dict, short: dict, long_s: float, short_s: float) -> None:
     from utils import record
 
     record(
@@ -129,7 +129,7 @@ def _record(benchmark, name: str, long: dict, short: dict, long_s: float, short_
     )
 
 
-def test_memory_vqdenoise_stream(benchmark, request: pytest.FixtureRequest) -> None:  # noqa: ANN001
+def test_memory_vqdenoise_stream(benchmark, request: pytest.FixtureRequest) -> None:
     long_s, short_s = _lengths(request.config)
     _group(benchmark, long_s, short_s)
     long = benchmark.pedantic(_child, args=("stream", str(long_s), "--mark", str(short_s)), rounds=1, iterations=1)
@@ -149,7 +149,7 @@ def _write_wav(path: Path, seconds: float) -> Path:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vqdsp.mastering.master") is None, reason="vqdsp master has not landed (no vqdsp/mastering/master.py)")
-def test_memory_master(benchmark, request: pytest.FixtureRequest, tmp_path: Path) -> None:  # noqa: ANN001
+def test_memory_master(benchmark, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     long_s, short_s = _lengths(request.config)
     _group(benchmark, long_s, short_s)
     results = {}

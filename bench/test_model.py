@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from utils import is_quick, record
 
-from vqdsp.model.checkpoint import load_model
 from vqdsp.audio.stft import log_magnitude, stft
+from vqdsp.model.checkpoint import load_model
+
+from utils import is_quick, record
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
 VARIANTS = ["float32", "channels_last", "bfloat16", "folded", "fast", "fast folded"]  # "fast": the shipped model v2
@@ -32,7 +33,7 @@ def log_mags(request: pytest.FixtureRequest) -> np.ndarray:
     return log_magnitude(stft(segments, model_stft), model_stft)
 
 
-def _forward_fn(variant: str, device: str, x: torch.Tensor):  # noqa: ANN202
+def _forward_fn(variant: str, device: str, x: torch.Tensor):
     model = load_model("fast" if variant.startswith("fast") else None, device=device)
     if variant.endswith("folded"):
         model = model.for_inference()  # batch norm folded into the convolutions, as VQDenoise runs it
@@ -52,7 +53,7 @@ def _forward_fn(variant: str, device: str, x: torch.Tensor):  # noqa: ANN202
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_model_forward(benchmark, log_mags: np.ndarray, device: str, variant: str) -> None:  # noqa: ANN001
+def test_model_forward(benchmark, log_mags: np.ndarray, device: str, variant: str) -> None:
     benchmark.group = f"model forward ({device})"
     x = torch.from_numpy(log_mags).to(device)
     forward = _forward_fn(variant, device, x)

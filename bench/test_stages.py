@@ -21,12 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
-from utils import audio_seconds, record, speech_plus_noise
 
 from vqdsp.audio.denoiser import _fit_length
 from vqdsp.audio.effect import VQDenoise, _torch_threads
 from vqdsp.audio.framing import flush_padding
 from vqdsp.audio.stft import istft, log_magnitude, resample, stft
+
+from utils import audio_seconds, record, speech_plus_noise
 
 SECONDS = 60.0
 QUICK_SECONDS = 2.0
@@ -50,7 +51,7 @@ class Path:
     gains: list | None = None  # exp of the gain on each audio-rate grid
 
     @property
-    def denoiser(self):  # noqa: ANN201
+    def denoiser(self):
         return self.effect._denoiser
 
     def framing_and_stft(self) -> None:
@@ -78,7 +79,7 @@ class Path:
         self.model_in = _fit_length(resample(self.segments, self.rate, model.sample_rate), model.segment_samples)
         if self.log_gain is not None:
             cfg = self.denoiser.stft_at(self.rate)
-            self.gains = [np.exp(self.denoiser._map_gain(g, cfg, s.shape)) for g, s in zip(self.log_gain, self.spec)]
+            self.gains = [np.exp(self.denoiser._map_gain(g, cfg, s.shape)) for g, s in zip(self.log_gain, self.spec, strict=True)]
 
     @torch.inference_mode()
     def model_forward(self) -> None:
@@ -88,7 +89,7 @@ class Path:
         seg, overlap = self.denoiser.segment_length(self.rate)
         cfg = self.denoiser.stft_at(self.rate)
         if isinstance(self.spec, list):
-            out_segments = np.stack([istft(s * g, seg, cfg) for s, g in zip(self.spec, self.gains)])
+            out_segments = np.stack([istft(s * g, seg, cfg) for s, g in zip(self.spec, self.gains, strict=True)])
         else:
             out_segments = istft(self.spec * self.gains, seg, cfg)
         stream = self.effect._stream_for(self.rate, self.audio.shape[0], fresh=True)
@@ -119,7 +120,7 @@ def path(request: pytest.FixtureRequest) -> tuple[str, Path]:
 
 
 @pytest.mark.parametrize("stage", [END_TO_END, *STAGES])
-def test_stage(benchmark, request: pytest.FixtureRequest, path, stage: str) -> None:  # noqa: ANN001
+def test_stage(benchmark, request: pytest.FixtureRequest, path, stage: str) -> None:
     case, state = path
     seconds = state.audio.shape[1] / state.rate
     benchmark.group = f"stages, {case}, {seconds:g} s"

@@ -33,7 +33,7 @@ def audio_seconds(default: float, quick: float, config: pytest.Config | None = N
     return float(os.environ.get("VQDSP_BENCH_SECONDS", default))
 
 
-def record(benchmark, label: str, device: str = "cpu", **info: object) -> None:  # noqa: ANN001 - pytest-benchmark fixture
+def record(benchmark, label: str, device: str = "cpu", **info: object) -> None:  # pytest-benchmark fixture
     """Name the row (``label``) and put ``device``, shapes, audio seconds, ... into ``benchmark.extra_info``.
 
     The machine facts (CPU, threads, versions, load) are added by bench/conftest.py.

@@ -9,17 +9,19 @@ trained model, so the comparison holds whatever the model's architecture becomes
 from __future__ import annotations
 
 import warnings
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from reference_model import GatingModel
-from utils import speech_like
 from vqdsp import VQDenoise
 from vqdsp.audio.files import process_file
 from vqdsp.audio.framing import flush_padding
+
+from reference_model import GatingModel
+from utils import speech_like
 
 REFERENCE = np.load(Path(__file__).parent / "fixtures" / "denoise_reference.npz")
 RATES = [8000, 16000, 44100, 48000]
@@ -94,7 +96,7 @@ def test_a_stream_keeps_its_channel_count_for_short_chunks(effect: VQDenoise, ch
     padded = np.concatenate([audio, flush_padding(audio, latency)], axis=1)
     sizes = [3000] + [1, channels, channels - 1, channels + 1] * 20
     bounds = np.cumsum(sizes)
-    parts = [effect(padded[:, a:b], 8000, reset=False) for a, b in zip([0, *bounds], bounds)]
+    parts = [effect(padded[:, a:b], 8000, reset=False) for a, b in pairwise([0, *bounds])]
     parts.append(effect(padded[:, bounds[-1] :], 8000, reset=False))
     out = np.concatenate(parts, axis=1)[:, latency:]
     assert np.max(np.abs(out - expected)) <= 1e-5

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from utils import speech_like
 from vqdsp.training.augment import (
     CODECS,
     apply_sos,
@@ -19,6 +18,8 @@ from vqdsp.training.augment import (
     speed,
     synthetic_rir,
 )
+
+from utils import speech_like
 
 
 def response_db(sos: np.ndarray, freqs_hz: list[float], sample_rate: int) -> np.ndarray:
@@ -42,7 +43,8 @@ def test_rir_has_the_asked_rt60(rt60_s: float, sample_rate: int, tail_lowpass_hz
     t20 = []
     for seed in range(5):
         ir = synthetic_rir(rt60_s, sample_rate, np.random.default_rng(seed), tail_lowpass_hz=tail_lowpass_hz)
-        assert ir.dtype == np.float32 and ir[0] == 1.0
+        assert ir.dtype == np.float32
+        assert ir[0] == 1.0
         assert measure_rt60(ir, sample_rate) == pytest.approx(rt60_s, rel=0.15)  # T30
         t20.append(measure_rt60(ir, sample_rate, (-5.0, -25.0)))
     assert np.mean(t20) == pytest.approx(rt60_s, rel=0.1)  # T20 varies more from one noise tail to the next
@@ -68,7 +70,8 @@ def test_peaking_eq_response(sample_rate: int, freq_hz: float, gain_db: float, q
     sos = peaking_sos(freq_hz, gain_db, q, sample_rate)
     centre, dc, nyquist = response_db(sos, [freq_hz, 0.0, sample_rate / 2 - 1e-6], sample_rate)
     assert centre == pytest.approx(gain_db, abs=0.1)
-    assert abs(dc) < 0.1 and abs(nyquist) < 0.1
+    assert abs(dc) < 0.1
+    assert abs(nyquist) < 0.1
 
 
 @pytest.mark.parametrize("gain_db", [-6.0, 4.0])
@@ -84,11 +87,14 @@ def test_band_limit(sample_rate: int) -> None:
     sos = band_limit_sos(300, 3400, sample_rate)
     beyond = min(1.5 * 3400, sample_rate / 2 - 100)
     at_low, passband, at_high, below, above = response_db(sos, [300.0, 1000.0, 3400.0, 150.0, beyond], sample_rate)
-    assert at_low == pytest.approx(-3.01, abs=0.1) and at_high == pytest.approx(-3.01, abs=0.1)
+    assert at_low == pytest.approx(-3.01, abs=0.1)
+    assert at_high == pytest.approx(-3.01, abs=0.1)
     assert abs(passband) < 0.1
-    assert below < -20 and above < -10
+    assert below < -20
+    assert above < -10
     highpass_only = response_db(band_limit_sos(300, None, sample_rate), [150.0, 3900.0], sample_rate)
-    assert highpass_only[0] < -20 and abs(highpass_only[1]) < 0.1
+    assert highpass_only[0] < -20
+    assert abs(highpass_only[1]) < 0.1
     assert response_db(band_limit_sos(None, None, sample_rate), [100.0, 3000.0], sample_rate) == pytest.approx([0, 0])
 
 
@@ -106,7 +112,8 @@ def test_random_filters_are_stable_seeded_and_in_range(sample_rate: int) -> None
         assert np.all(np.abs(gains) < 6 + 6 + 3 * 8)
         freqs = np.linspace(10, 3990, 400) * scale
         passed = freqs[response_db(band, list(freqs), sample_rate) > -3.01]
-        assert 50 * scale <= passed.min() <= 300 * scale + 20 and 2800 * scale - 20 <= passed.max() <= 3900 * scale
+        assert 50 * scale <= passed.min() <= 300 * scale + 20
+        assert 2800 * scale - 20 <= passed.max() <= 3900 * scale
     assert not np.array_equal(random_eq_sos(np.random.default_rng(0), 8000), random_eq_sos(np.random.default_rng(1), 8000))
 
 
@@ -114,7 +121,8 @@ def test_apply_sos_keeps_shape_and_filters_each_row() -> None:
     audio = np.stack([speech_like(0.5, seed=s) for s in range(2)])
     sos = band_limit_sos(300, 3400, 8000)
     out = apply_sos(audio, sos)
-    assert out.shape == audio.shape and out.dtype == np.float32
+    assert out.shape == audio.shape
+    assert out.dtype == np.float32
     assert np.allclose(out[1], apply_sos(audio[1], sos), atol=1e-6)
 
 
@@ -123,13 +131,15 @@ def test_apply_sos_keeps_shape_and_filters_each_row() -> None:
 def test_codec_round_trip(codec: str, sample_rate: int) -> None:
     x = speech_like(1.0, sample_rate)
     y = codec_round_trip(x, sample_rate, codec)
-    assert y.shape == x.shape and y.dtype == np.float32
+    assert y.shape == x.shape
+    assert y.dtype == np.float32
     assert np.corrcoef(x, y)[0, 1] > (0.9 if codec == "gsm" else 0.99)  # GSM 6.10 is a vocoder: about 10 dB SNR
     assert not np.allclose(x, y, atol=1e-4)  # it really went through the codec
     tone = codec_round_trip(sine(440, 1.0, sample_rate), sample_rate, codec)
     assert peak_hz(tone, sample_rate) == pytest.approx(440, abs=2)  # same rate out
     both = codec_round_trip(np.stack([x, 0.5 * x]), sample_rate, codec)
-    assert both.shape == (2, len(x)) and np.allclose(both[0], y)
+    assert both.shape == (2, len(x))
+    assert np.allclose(both[0], y)
 
 
 @pytest.mark.parametrize("factor", [0.9, 1.0, 1.1, 1.15])
@@ -137,17 +147,20 @@ def test_codec_round_trip(codec: str, sample_rate: int) -> None:
 def test_speed_scales_pitch_and_length(factor: float, sample_rate: int) -> None:
     x = sine(300, 1.0, sample_rate)
     y = speed(x, factor)
-    assert len(y) == round(len(x) / factor) and y.dtype == np.float32
+    assert len(y) == round(len(x) / factor)
+    assert y.dtype == np.float32
     assert peak_hz(y[100:-100], sample_rate) == pytest.approx(300 * factor, rel=0.005)
     rows = speed(np.stack([x, x]), factor)
-    assert rows.shape == (2, len(y)) and np.allclose(rows[0], y)
+    assert rows.shape == (2, len(y))
+    assert np.allclose(rows[0], y)
 
 
 def test_reverberate_keeps_length_and_level() -> None:
     x = speech_like(1.0)
     ir = synthetic_rir(0.5, 8000, np.random.default_rng(0), 0.0)
     y = reverberate(x, ir)
-    assert y.shape == x.shape and y.dtype == np.float32
+    assert y.shape == x.shape
+    assert y.dtype == np.float32
     assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=1e-4)
     assert np.corrcoef(x, y)[0, 1] < 0.9  # the room is audible
     rows = reverberate(np.stack([x, 0.1 * x]), ir)

@@ -8,10 +8,11 @@ import pytest
 from pedalboard import Compressor, Gain, HighpassFilter, Reverb
 from pedalboard.io import AudioFile
 
-from utils import identity_model, speech_like
 from vqdsp import Pedalboard, VQDenoise
-from vqdsp.model.checkpoint import save_model
 from vqdsp.audio.framing import flush_padding
+from vqdsp.model.checkpoint import save_model
+
+from utils import identity_model, speech_like
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,8 @@ def test_native_runs_become_one_native_chain(identity_effect: VQDenoise) -> None
     board = Pedalboard([Gain(1), Compressor(), identity_effect, Gain(2), pedalboard.Pedalboard([Gain(1)])])
     kinds = [type(s) for s in board.stages]
     assert kinds == [pedalboard.Pedalboard, VQDenoise, pedalboard.Pedalboard]
-    assert len(board.stages[0]) == 2 and len(board.stages[2]) == 2
+    assert len(board.stages[0]) == 2
+    assert len(board.stages[2]) == 2
 
 
 def test_python_effect_between_native_plugins(identity_effect: VQDenoise) -> None:
@@ -50,7 +52,9 @@ def test_list_like_api(identity_effect: VQDenoise) -> None:
     board = Pedalboard([Gain(1)])
     board.append(identity_effect)
     board.insert(0, Compressor())
-    assert len(board) == 3 and board[1].gain_db == 1 and board[-1] is identity_effect
+    assert len(board) == 3
+    assert board[1].gain_db == 1
+    assert board[-1] is identity_effect
     del board[0]
     board[0] = Gain(2)
     assert [type(p) for p in board] == [Gain, VQDenoise]

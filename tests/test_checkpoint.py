@@ -8,10 +8,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from utils import TINY
 from vqdsp.model.checkpoint import DEFAULT_MODEL, CheckpointError, load_model, save_model
 from vqdsp.model.config import ModelConfig
 from vqdsp.model.unet import SEUNet
+
+from utils import TINY
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -123,7 +124,7 @@ def test_a_config_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
         load_model(path)
 
 
-def test_sizes_are_checked_against_the_weights_before_the_model_is_built(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_sizes_are_checked_against_the_weights_before_the_model_is_built(tmp_path: Path, monkeypatch) -> None:
     path = save_model(SEUNet(TINY), tmp_path / "m.safetensors")
     _tamper_config(path, codebook_size=65536, channels=[4, 4096])
     devices = []
@@ -192,7 +193,7 @@ def test_shipped_models_load_by_name() -> None:
     assert load_model("fast").config.separable is True
 
 
-def test_a_file_named_like_a_shipped_model_wins(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_file_named_like_a_shipped_model_wins(tmp_path: Path, monkeypatch) -> None:
     from vqdsp.model.checkpoint import resolve_model
 
     monkeypatch.chdir(tmp_path)

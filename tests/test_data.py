@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from utils import speech_like
 from vqdsp.model.config import StftConfig
 from vqdsp.training.data import NoiseMix, NoisySpeech, load_corpus
 from vqdsp.training.noise import rms
+
+from utils import speech_like
 
 
 @pytest.fixture
@@ -27,8 +28,10 @@ def corpus_dir(tmp_path: Path) -> Path:
 
 def test_split_is_by_speaker_and_resamples(corpus_dir: Path) -> None:
     corpus = load_corpus([corpus_dir], 8000, validation_speakers=["bob"])
-    assert corpus.validation_speakers == ["bob"] and corpus.train_speakers == ["alice", "carol"]
-    assert len(corpus.validation) == 3 and len(corpus.train) == 6  # the silent file is skipped
+    assert corpus.validation_speakers == ["bob"]
+    assert corpus.train_speakers == ["alice", "carol"]
+    assert len(corpus.validation) == 3
+    assert len(corpus.train) == 6  # the silent file is skipped
     assert sorted(len(u) for u in corpus.validation) == [12000, 20000, 28000]  # 16 kHz -> 8 kHz
     assert all(u.ndim == 1 and u.dtype == np.float32 for u in corpus.train)  # stereo folded to mono
 

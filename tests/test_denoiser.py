@@ -3,10 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from utils import identity_model, speech_like
 from vqdsp.audio import denoiser as denoiser_module
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.training.noise import rms, white_noise
+
+from utils import identity_model, speech_like
 
 
 def segments_at(sample_rate: int, channels: int = 2, count: int = 3, seed: int = 0) -> np.ndarray:
@@ -20,7 +21,8 @@ def segments_at(sample_rate: int, channels: int = 2, count: int = 3, seed: int =
 def test_identity_model_gives_back_the_segments(sample_rate: int, linked: bool) -> None:
     segments = segments_at(sample_rate)
     out = Denoiser(identity_model()).process_segments(segments, sample_rate, linked=linked)
-    assert out.shape == segments.shape and out.dtype == np.float32
+    assert out.shape == segments.shape
+    assert out.dtype == np.float32
     assert np.max(np.abs(out - segments)) < 1e-4
 
 
@@ -30,7 +32,7 @@ def test_one_stft_per_rate_and_segment(monkeypatch: pytest.MonkeyPatch, sample_r
     transformed: dict[int, int] = {}
     original = denoiser_module.stft
 
-    def counting(audio: np.ndarray, cfg, workers: int = 1) -> np.ndarray:  # noqa: ANN001
+    def counting(audio: np.ndarray, cfg, workers: int = 1) -> np.ndarray:
         transformed[cfg.sample_rate] = transformed.get(cfg.sample_rate, 0) + audio.size // audio.shape[-1]
         return original(audio, cfg, workers)
 
@@ -67,7 +69,9 @@ def test_linked_uses_the_mean_of_the_channels() -> None:
     model.register_forward_hook(lambda module, args, out: seen.append(args[0].clone()))
     x = speech_like(1.0)[None]
     Denoiser(model).process_segments(np.stack([x, -x]), 8000, linked=True)
-    assert len(seen) == 1 and seen[0].shape[0] == 1 and float(seen[0].max()) < -13  # log(0 + 1e-6)
+    assert len(seen) == 1
+    assert seen[0].shape[0] == 1
+    assert float(seen[0].max()) < -13  # log(0 + 1e-6)
 
 
 def test_the_denoiser_runs_a_folded_copy_and_leaves_the_model_alone() -> None:
@@ -82,15 +86,17 @@ def test_the_denoiser_runs_a_folded_copy_and_leaves_the_model_alone() -> None:
             m.running_mean.uniform_(-1, 1)
             m.running_var.uniform_(0.5, 2)
     denoiser = Denoiser(model)
-    assert model.training and any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
-    assert not denoiser.model.training and not any(isinstance(m, torch.nn.BatchNorm2d) for m in denoiser.model.modules())
+    assert model.training
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert not denoiser.model.training
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in denoiser.model.modules())
 
     class Unfolded(torch.nn.Module):  # no for_inference(): the denoiser runs it as it is
         def __init__(self) -> None:
             super().__init__()
             self.inner, self.config = model, model.config
 
-        def forward(self, x: torch.Tensor):  # noqa: ANN202
+        def forward(self, x: torch.Tensor):
             return self.inner(x)
 
     segments = segments_at(8000, count=2)

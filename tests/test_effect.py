@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from utils import speech_like, wideband_speech_like
 from vqdsp import VQDenoise
-from vqdsp.model.checkpoint import save_model
 from vqdsp.audio.framing import flush_padding
+from vqdsp.model.checkpoint import save_model
 from vqdsp.training.noise import mix_at_snr, rms, white_noise
+
+from utils import speech_like, wideband_speech_like
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,8 @@ def test_same_shape_dtype_and_length(effect: VQDenoise, sample_rate: int, shape:
     mono = speech_like(1.3, sample_rate)[:n]
     audio = {"mono": mono, "channels_first": np.stack([mono, -mono]), "channels_last": np.stack([mono, mono * 0.5], 1)}[shape]
     out = effect(audio.astype(dtype), sample_rate)
-    assert out.shape == audio.shape and out.dtype == dtype
+    assert out.shape == audio.shape
+    assert out.dtype == dtype
 
 
 @pytest.mark.parametrize("sample_rate", [44100, 48000])
@@ -66,7 +68,9 @@ def test_streaming_equals_one_shot_after_the_latency(sample_rate: int, buffer_si
 
 def test_latency_does_not_depend_on_the_last_rate_seen() -> None:
     effect = VQDenoise()
-    assert effect.latency_samples == 8000 and effect.latency_at(48000) == 48000 and effect.latency_at(44100.0) == 44100
+    assert effect.latency_samples == 8000
+    assert effect.latency_at(48000) == 48000
+    assert effect.latency_at(44100.0) == 44100
     effect(np.zeros(100, np.float32), 48000, reset=False)
     assert effect.latency_samples == 8000
 
@@ -95,7 +99,8 @@ def test_silence_stays_silent_and_loud_input_is_not_clipped(effect: VQDenoise) -
 
 def test_dc_offset_is_defined(effect: VQDenoise) -> None:
     out = effect(np.full(8000, 0.5, np.float32), 8000)
-    assert np.all(np.isfinite(out)) and np.abs(out).max() <= 0.5 + 1e-3
+    assert np.all(np.isfinite(out))
+    assert np.abs(out).max() <= 0.5 + 1e-3
 
 
 def test_empty_input_gives_empty_output(effect: VQDenoise) -> None:
@@ -121,7 +126,8 @@ def test_bad_input_is_named(effect: VQDenoise, audio: np.ndarray, error: type, m
 
 def test_parameters_are_validated_attributes() -> None:
     effect = VQDenoise(attenuation_limit_db=20, mix=0.8)
-    assert effect.parameters["attenuation_limit_db"] == 20 and effect.mix == 0.8
+    assert effect.parameters["attenuation_limit_db"] == 20
+    assert effect.mix == 0.8
     with pytest.raises(ValueError, match="mix"):
         effect.mix = 1.5
     with pytest.raises(ValueError, match="attenuation_limit_db"):
@@ -130,8 +136,10 @@ def test_parameters_are_validated_attributes() -> None:
         effect.parameters["mix"] = 0.1  # read-only: set the attribute instead
     with pytest.raises(ValueError, match="CUDA"):
         VQDenoise(device="cuda") if not __import__("torch").cuda.is_available() else (_ for _ in ()).throw(ValueError("CUDA"))
-    assert "mix=0.8" in repr(effect) and "attenuation_limit_db=20.0" in repr(effect)
-    assert effect.is_effect and not effect.is_instrument
+    assert "mix=0.8" in repr(effect)
+    assert "attenuation_limit_db=20.0" in repr(effect)
+    assert effect.is_effect
+    assert not effect.is_instrument
 
 
 def test_reset_keeps_parameters() -> None:
@@ -203,8 +211,10 @@ def test_short_input_warns_and_is_processed(effect: VQDenoise) -> None:
     short = speech_like(0.01)
     with pytest.warns(UserWarning, match="shorter than the denoiser's analysis window"):
         out = effect(short, 8000)
-    assert out.shape == short.shape and np.all(np.isfinite(out))
-    assert effect.shortest_input_at(8000) == 519 and effect.shortest_input_at(48000) == 3114
+    assert out.shape == short.shape
+    assert np.all(np.isfinite(out))
+    assert effect.shortest_input_at(8000) == 519
+    assert effect.shortest_input_at(48000) == 3114
 
 
 def test_threads_give_the_same_output() -> None:
@@ -229,7 +239,8 @@ def test_picklable_in_any_state() -> None:
     audio = np.stack([speech_like(3.0), speech_like(3.0, seed=1)])
     effect = VQDenoise(threads=2, mix=0.9)
     fresh = pickle.loads(pickle.dumps(effect))
-    assert fresh.threads == 2 and fresh.mix == 0.9
+    assert fresh.threads == 2
+    assert fresh.mix == 0.9
     effect(audio, 8000)
     effect(audio[:, :10000], 8000, reset=False)  # mid-stream, with a thread pool
     copy = pickle.loads(pickle.dumps(effect))
@@ -254,7 +265,8 @@ def test_a_fork_after_the_model_loaded_fails_with_advice() -> None:
     os.close(write)
     message = os.read(read, 4096).decode()
     os.waitpid(pid, 0)
-    assert "spawn" in message and "forkserver" in message
+    assert "spawn" in message
+    assert "forkserver" in message
 
 
 def test_the_fast_shipped_model_by_name() -> None:
@@ -262,4 +274,5 @@ def test_the_fast_shipped_model_by_name() -> None:
     assert fx.model == "fast"
     noisy = mix_at_snr(speech_like(1.5), white_noise(12000, np.random.default_rng(0)), 5.0)
     out = fx(noisy, 8000)
-    assert out.shape == noisy.shape and rms(out - noisy) > 0.1 * rms(noisy)
+    assert out.shape == noisy.shape
+    assert rms(out - noisy) > 0.1 * rms(noisy)

@@ -8,12 +8,13 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from utils import identity_model, speech_like
-from vqdsp.model.checkpoint import save_model
 from vqdsp.cli import main
 from vqdsp.evaluation.evaluate import CONDITION_NOTES, NoiseRecipe, channel_sos, evaluate, make_condition, select_files, spectrogram_figure
 from vqdsp.evaluation.systems import Passthrough, build_systems
+from vqdsp.model.checkpoint import save_model
 from vqdsp.training.augment import apply_sos
+
+from utils import identity_model, speech_like
 
 
 def _write(folder: Path, name: str, audio: np.ndarray, rate: int = 8000) -> Path:
@@ -49,7 +50,9 @@ def _rows(path: Path) -> list[dict]:
 def test_select_files_spreads_over_the_list() -> None:
     files = [Path(f"{c}{i}") for c in "ab" for i in range(10)]
     picked = select_files(files, 4)
-    assert len(picked) == 4 and picked[0] == files[0] and picked[-1] == files[-1]
+    assert len(picked) == 4
+    assert picked[0] == files[0]
+    assert picked[-1] == files[-1]
     assert select_files(files, None) == files
     with pytest.raises(ValueError, match="at least 1"):
         select_files(files, 0)
@@ -71,7 +74,9 @@ def test_cli_end_to_end(clean_dir: Path, babble_dir: Path, tiny_model: Path, tmp
     summary = _rows(out / "summary.csv")
     assert len(summary) == (4 + 1) * 2 * 4  # (conditions + all) x systems x metrics
     md = (out / "summary.md").read_text()
-    assert "| metric | noisy | vqdsp:tiny |" in md and "| babble | 10 |" in md and "PESQ-nb" in md
+    assert "| metric | noisy | vqdsp:tiny |" in md
+    assert "| babble | 10 |" in md
+    assert "PESQ-nb" in md
     assert (out / "spectrograms.png").is_file()
     examples = sorted(p.name for p in (out / "examples").iterdir())
     assert examples == ["00_utt0_white_0dB", "01_utt2_babble_10dB"]  # spread over conditions
@@ -115,7 +120,8 @@ def test_paired_noisy_files_and_skipped_clips(tmp_path: Path, monkeypatch: pytes
     result = evaluate([clean], tmp_path / "out", [Passthrough()], noisy=noisy, progress=False, examples=0)
     pesq_all = next(e for e in result.summary if e["metric"] == "pesq" and e["noise"] == "all")
     assert (pesq_all["n"], pesq_all["skipped"]) == (1, 2)
-    assert "| paired |  | " in result.markdown and "(2 skipped)" in result.markdown
+    assert "| paired |  | " in result.markdown
+    assert "(2 skipped)" in result.markdown
     assert any("1 score(s) NaN: PESQ found no utterance" in n for n in result.notes)
     assert not (tmp_path / "out" / "examples").exists()
 
@@ -165,7 +171,9 @@ def measured_snr(reference: np.ndarray, mixture: np.ndarray) -> float:
 def test_noise_conditions_keep_the_clean_reference(kind: str, snr_db: float) -> None:
     clean = speech_like(1.0)
     ref, mixture = make_condition(kind, clean, snr_db, np.random.default_rng(0), 8000, music=[speech_like(3.0, seed=5)])
-    assert np.array_equal(ref, clean) and mixture.shape == clean.shape and mixture.dtype == np.float32
+    assert np.array_equal(ref, clean)
+    assert mixture.shape == clean.shape
+    assert mixture.dtype == np.float32
     assert measured_snr(ref, mixture) == pytest.approx(snr_db, abs=0.1)
 
 
@@ -190,7 +198,10 @@ def test_channel_condition_scores_against_the_speech_through_the_line(sample_rat
     beyond = min(5000.0, sample_rate / 2 - 100)
     _, gain = scipy.signal.sosfreqz(line, [100.0, 1000.0, 3200.0, beyond], fs=sample_rate)
     gain_db = 20 * np.log10(np.abs(gain))
-    assert gain_db[0] < -20 and abs(gain_db[1]) < 3 and gain_db[2] > 0 and gain_db[3] < -10  # tilt and band
+    assert gain_db[0] < -20
+    assert abs(gain_db[1]) < 3
+    assert gain_db[2] > 0
+    assert gain_db[3] < -10  # tilt and band
     for snr_db in (0.0, 5.0, 10.0):
         ref, mixture = make_condition("channel", clean, snr_db, np.random.default_rng(0), sample_rate)
         assert ref.shape == mixture.shape == clean.shape
@@ -213,10 +224,13 @@ def test_out_of_domain_conditions_end_to_end(clean_dir: Path, tmp_path: Path, ca
     assert main([*argv, "--music-dir", str(music.parent)]) == 0
     nsr = {r["noise"]: float(r["mean"]) for r in _rows(out / "summary.csv") if r["metric"] == "nsr"}
     assert nsr["reverb"] == pytest.approx(-5.0, abs=0.01)  # measured against the reverberant speech
-    assert nsr["music"] == pytest.approx(-5.0, abs=0.01) and nsr["keyboard"] == pytest.approx(-5.0, abs=0.01)
+    assert nsr["music"] == pytest.approx(-5.0, abs=0.01)
+    assert nsr["keyboard"] == pytest.approx(-5.0, abs=0.01)
     assert nsr["channel"] == pytest.approx(-5.0, abs=1.5)
     md = (out / "summary.md").read_text()
-    assert "| reverb | 5 |" in md and "| channel | 5 |" in md
-    assert CONDITION_NOTES["reverb"] in md and CONDITION_NOTES["channel"] in md
+    assert "| reverb | 5 |" in md
+    assert "| channel | 5 |" in md
+    assert CONDITION_NOTES["reverb"] in md
+    assert CONDITION_NOTES["channel"] in md
     with pytest.raises(ValueError, match="reverb, channel"):
         NoiseRecipe(("room",))

@@ -46,7 +46,8 @@ def test_simd_path_is_known() -> None:
 @pytest.mark.skipif(shutil.which("nvcc") is None or bool(os.environ.get("VQDSP_NO_CUDA")), reason="no nvcc on PATH")
 def test_cuda_kernels_are_built_when_nvcc_is_found() -> None:
     assert core.built_with_cuda()
-    assert hasattr(core, "nearest_code_cuda") and hasattr(core, "se_nearest_code_cuda")
+    assert hasattr(core, "nearest_code_cuda")
+    assert hasattr(core, "se_nearest_code_cuda")
 
 
 @pytest.mark.skipif(not os.environ.get("VQDSP_CORE"), reason="only when VQDSP_CORE names another build (make sanitize)")

@@ -7,10 +7,11 @@ import pytest
 import soundfile as sf
 from pedalboard import Gain
 
-from reference_model import GatingModel
-from utils import speech_like
 from vqdsp import Pedalboard, VQDenoise
 from vqdsp.audio.files import process_file
+
+from reference_model import GatingModel
+from utils import speech_like
 
 
 def test_a_chain_without_latency_streams_a_file(tmp_path: Path) -> None:

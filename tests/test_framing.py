@@ -3,22 +3,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vqdsp.model.config import StftConfig
 from vqdsp.audio.framing import SegmentStream, crossfade_ramp, flush_padding
 from vqdsp.audio.stft import istft, stft
+from vqdsp.model.config import StftConfig
 
 CFG = StftConfig()
 
 
 def through_stft(segments: np.ndarray) -> np.ndarray:
-    assert segments.ndim == 3 and segments.dtype == np.float32  # [channels, N, segment]
+    assert segments.ndim == 3
+    assert segments.dtype == np.float32  # [channels, N, segment]
     return istft(stft(segments, CFG), segments.shape[-1], CFG)
 
 
 def test_crossfade_ramp_is_monotone_from_zero_to_one() -> None:
     ramp = crossfade_ramp(2000)
-    assert ramp[0] == 0 and ramp[-1] == 1 and np.all(np.diff(ramp) >= 0)
-    assert ramp[499] == 0 and ramp[1500] == 1  # the transition sits in the middle half
+    assert ramp[0] == 0
+    assert ramp[-1] == 1
+    assert np.all(np.diff(ramp) >= 0)
+    assert ramp[499] == 0
+    assert ramp[1500] == 1  # the transition sits in the middle half
 
 
 @pytest.mark.parametrize("length", [1, 2, 1999, 2000, 6001, 8000, 8001, 14000, 60 * 8000 + 17])
@@ -104,7 +108,9 @@ def test_output_is_float32_and_batches_are_bounded() -> None:
         return segments
 
     out = SegmentStream(record, 800, 200, channels=2, batch=3).process_all(np.ones((2, 5000), np.float32))
-    assert out.dtype == np.float32 and max(n for _, n in sizes) == 3 and all(c == 2 for c, _ in sizes)
+    assert out.dtype == np.float32
+    assert max(n for _, n in sizes) == 3
+    assert all(c == 2 for c, _ in sizes)
 
 
 def test_an_executor_gives_the_same_output() -> None:

@@ -16,9 +16,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from utils import TINY
 from vqdsp.model.checkpoint import CheckpointError, load_model, save_model
 from vqdsp.model.unet import SEUNet
+
+from utils import TINY
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -54,7 +55,8 @@ def _loads_or_refuses(path: Path) -> None:
     except CheckpointError:
         return
     cfg = model.config
-    assert math.isfinite(cfg.max_attenuation_db) and cfg.max_attenuation_db > 0
+    assert math.isfinite(cfg.max_attenuation_db)
+    assert cfg.max_attenuation_db > 0
     out = model(torch.randn(1, 12, 12))
     assert torch.isfinite(out.log_gain).all()
 

@@ -48,7 +48,7 @@ def _randn(data: st.DataObject, *shape: int) -> torch.Tensor:
     return torch.randn(*shape, generator=gen) * scale
 
 
-def _quiet(fn, *args):  # noqa: ANN001, ANN002, ANN202 - the reference fallback's one-time warning is expected here
+def _quiet(fn, *args):  # the reference fallback's one-time warning is expected here
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ops.ReferenceFallbackWarning)
         return fn(*args)
@@ -63,13 +63,16 @@ def test_nearest_code_matches_the_reference(data: st.DataObject, n: int, k: int,
     z, cb = _layout(data, z.to(dtype)), _layout(data, cb.to(dtype))
     out = ops.nearest_code(z, cb)
     ref = ops.reference_nearest_code(z, cb)
-    assert out.indices.shape == (n,) and out.quantized.shape == (n, d) and out.quantized.dtype == dtype
+    assert out.indices.shape == (n,)
+    assert out.quantized.shape == (n, d)
+    assert out.quantized.dtype == dtype
     assert torch.all((out.indices >= 0) & (out.indices < k))
     assert torch.equal(out.quantized, cb[out.indices])
     z32, cb32 = z.float(), cb.float()
     finite = z32.isfinite().all(1)
     nan_rows = z32.isnan().any(1)
-    assert torch.all(out.distances[nan_rows].isnan()) and torch.all(out.indices[nan_rows] == ref.indices[nan_rows])
+    assert torch.all(out.distances[nan_rows].isnan())
+    assert torch.all(out.indices[nan_rows] == ref.indices[nan_rows])
     assert not out.distances[~finite].isfinite().any()
     # Finite rows: the code found is as near as the reference's, within fp32 rounding of the expanded form.
     exact = (z32[finite] - cb32[out.indices[finite]]).pow(2).sum(1)
@@ -110,7 +113,7 @@ def test_se_excite_matches_the_reference_with_gradients(data: st.DataObject, b: 
     tol = {"rtol": 1e-4, "atol": 1e-4, "equal_nan": True}
     torch.testing.assert_close(got, want, **tol)
     grad = torch.randn_like(got)
-    for g, r in zip(torch.autograd.grad(got, sample, grad), torch.autograd.grad(want, sample, grad)):
+    for g, r in zip(torch.autograd.grad(got, sample, grad), torch.autograd.grad(want, sample, grad), strict=True):
         scale = 1 + float(r[r.isfinite()].abs().max()) if r.isfinite().any() else 1.0
         torch.testing.assert_close(g, r, rtol=1e-3, atol=1e-3 * scale, equal_nan=True)
 
@@ -123,7 +126,8 @@ def test_se_nearest_code_matches_the_reference(data: st.DataObject, b: int, c: i
     codebook = _randn(data, k, c)
     got = ops.se_nearest_code(*sample, codebook)
     ref = ops.reference_se_nearest_code(*sample, codebook)
-    assert got.indices.shape == (b, h, w) and torch.all((got.indices >= 0) & (got.indices < k))
+    assert got.indices.shape == (b, h, w)
+    assert torch.all((got.indices >= 0) & (got.indices < k))
     z = ops.reference_se_excite(*sample).permute(0, 2, 3, 1).reshape(-1, c)
     finite = z.isfinite().all(1)
     idx, ref_idx = got.indices.flatten(), ref.indices.flatten()

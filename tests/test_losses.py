@@ -79,7 +79,8 @@ def test_speech_suppression_prices_removed_speech_only():
     weights = LossWeights(mse=0, l1=0, vq=0, speech_suppression=1)
     above = denoising_loss(Denoised(clean + 1, clean, zero, zero), clean, weights)[0]
     below = denoising_loss(Denoised(clean - 1, clean, zero, zero), clean, weights)[0]
-    assert above.item() == 0 and below.item() == pytest.approx(1.0)
+    assert above.item() == 0
+    assert below.item() == pytest.approx(1.0)
 
 
 def test_waveform_terms_need_the_waveforms():

@@ -9,8 +9,9 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from utils import speech_like
 from vqdsp.mastering.loudness import Loudness, LoudnessMeter, TruePeak, apply_gain_file, measure_file, normalisation_gain
+
+from utils import speech_like
 
 
 def _noise_with_quiet_start(rate: int, channels: int, seconds: float) -> np.ndarray:

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from utils import identity_model, speech_like
-from vqdsp.model.checkpoint import save_model
 from vqdsp.cli import main
 from vqdsp.mastering.loudness import measure_file
 from vqdsp.mastering.master import plan_jobs
 from vqdsp.mastering.records import RECORDS_DIR, TMP_TAG
+from vqdsp.model.checkpoint import save_model
+
+from utils import identity_model, speech_like
 
 TARGET = -23.0
 CEILING = -1.0
@@ -87,13 +88,15 @@ def test_batch_of_mixed_files(tmp_path: Path, preset: Path, capsys: pytest.Captu
     assert not (out / "sub" / "bad.wav").exists()
     assert not [p for p in out.rglob(".*") if p.name != RECORDS_DIR]  # no temporary files left
     report = _report(out)
-    assert report["bad.wav"]["status"] == "failed" and "cannot read" in report["bad.wav"]["error"]
+    assert report["bad.wav"]["status"] == "failed"
+    assert "cannot read" in report["bad.wav"]["error"]
     assert report["d.wav"]["status"] == "skipped"
     assert {report[n]["status"] for n in ("a.wav", "b.flac", "c.ogg")} == {"done"}
     assert report["a.wav"]["gain_db"] == pytest.approx(TARGET - report["a.wav"]["input_lufs"], abs=0.2)
     assert report["a.wav"]["duration_s"] == pytest.approx(1.5)
     rows = (out / "master-report.csv").read_text().splitlines()
-    assert len(rows) == 1 + 5 and rows[0].startswith("input,output,status")
+    assert len(rows) == 1 + 5
+    assert rows[0].startswith("input,output,status")
 
 
 def test_interrupted_batch_resumes_with_what_is_missing(tmp_path: Path, preset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -362,8 +365,10 @@ def test_stale_temporaries_are_cleaned_and_live_ones_kept(tmp_path: Path, preset
     for path in (stale, stale_atomic, live, elsewhere):
         path.write_bytes(b"partial")
     assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
-    assert not stale.exists() and not stale_atomic.exists()
-    assert live.exists() and elsewhere.exists()  # a running batch's, and another machine's (shared storage)
+    assert not stale.exists()
+    assert not stale_atomic.exists()
+    assert live.exists()
+    assert elsewhere.exists()  # a running batch's, and another machine's (shared storage)
 
 
 def test_glob_follows_no_symlink_loop(tmp_path: Path) -> None:
@@ -401,7 +406,7 @@ def test_a_full_disk_is_named(tmp_path: Path, preset: Path, monkeypatch: pytest.
     monkeypatch.setattr(records, "_probe", lambda folder: None)
     records.check_output_dir(out)
 
-    def disk_fills(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - libsndfile's own words for ENOSPC
+    def disk_fills(*args, **kwargs):  # libsndfile's own words for ENOSPC
         monkeypatch.setattr(records, "_probe", lambda folder: errno.ENOSPC)
         raise RuntimeError("System error.")
 
@@ -410,7 +415,7 @@ def test_a_full_disk_is_named(tmp_path: Path, preset: Path, monkeypatch: pytest.
     assert f"failed: {inputs / 'take0.wav'}: no space left on {out}" in capsys.readouterr().err  # not "System error."
     assert not _temporaries(out)
 
-    def report_fails(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def report_fails(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(records, "_probe", lambda folder: None)
@@ -428,7 +433,8 @@ def test_the_gain_ceiling_binds_and_is_reported(tmp_path: Path) -> None:
     sf.write(inputs / "faint.wav", 0.01 * speech_like(1.0, 16000), 16000, subtype="FLOAT")
     assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
     file = _report(out)["faint.wav"]
-    assert file["gain_limited"] is True and file["peak_limited"] is False
+    assert file["gain_limited"] is True
+    assert file["peak_limited"] is False
     assert file["gain_db"] == pytest.approx(6.0)
     assert file["output_lufs"] == pytest.approx(file["input_lufs"] + 6.0, abs=0.2)
     assert json.loads((out / "master-report.json").read_text())["max_gain_db"] == 6.0

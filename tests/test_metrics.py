@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from utils import speech_like
 from vqdsp.evaluation import metrics
 from vqdsp.training.noise import mix_at_snr, white_noise
+
+from utils import speech_like
 
 
 @pytest.fixture

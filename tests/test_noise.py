@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from utils import speech_like
 from vqdsp.training.noise import NOISE_TYPES, babble_noise, make_noise, mix_at_snr, rms
+
+from utils import speech_like
 
 SOURCES = {"talkers": [speech_like(2.0, seed=s) for s in range(1, 4)], "recordings": [speech_like(0.3, seed=9)],
            "music": [speech_like(3.0, seed=7)]}  # fmt: skip
@@ -22,7 +23,8 @@ def test_every_noise_type_at_the_asked_snr(kind: str, snr_db: float) -> None:
     rng = np.random.default_rng(0)
     clean = speech_like(1.0)
     noise = make_noise(kind, len(clean), rng, 8000, **SOURCES)
-    assert noise.shape == clean.shape and noise.dtype == np.float32
+    assert noise.shape == clean.shape
+    assert noise.dtype == np.float32
     assert rms(noise) == pytest.approx(1.0, rel=1e-3)
     assert measured_snr(clean, mix_at_snr(clean, noise, snr_db)) == pytest.approx(snr_db, abs=0.01)
 
@@ -35,7 +37,8 @@ def test_every_noise_type_is_seeded_and_any_length(kind: str, sample_rate: int) 
     assert not np.array_equal(first, make_noise(kind, 2 * sample_rate, np.random.default_rng(6), sample_rate, **SOURCES))
     for length in (1, 37, 3 * sample_rate + 1):
         noise = make_noise(kind, length, np.random.default_rng(0), sample_rate, **SOURCES)
-        assert noise.shape == (length,) and np.all(np.isfinite(noise))
+        assert noise.shape == (length,)
+        assert np.all(np.isfinite(noise))
         assert rms(noise) == pytest.approx(1.0, rel=1e-3)
 
 
@@ -68,7 +71,8 @@ def test_babble_draws_one_to_eight_talkers() -> None:
     for seed in range(40):
         spectrum = np.abs(np.fft.rfft(babble_noise(8000, np.random.default_rng(seed), talkers)))
         heard.append(int(np.sum(spectrum[100:900:100] > 0.05 * spectrum.max())))  # 1 Hz bins
-    assert 1 <= min(heard) <= 2 and 6 <= max(heard) <= 8
+    assert 1 <= min(heard) <= 2
+    assert 6 <= max(heard) <= 8
     fixed = babble_noise(8000, np.random.default_rng(0), talkers, 1)
     assert np.sum(np.abs(np.fft.rfft(fixed))[100:900:100] > 1) == 1
 

@@ -47,7 +47,7 @@ def se_inputs(device: str, requires_grad: bool = False) -> list[tuple[torch.Tens
 def fused_inputs(device: str, requires_grad: bool = False) -> list[tuple[torch.Tensor, ...]]:
     gen = torch.Generator().manual_seed(2)
     samples = []
-    for sample, k in zip(se_inputs("cpu"), (16, 1, 300, 33, 7)):
+    for sample, k in zip(se_inputs("cpu"), (16, 1, 300, 33, 7), strict=True):
         cb = torch.randn(k, sample[0].shape[1], generator=gen) * 0.5
         samples.append(tuple(t.to(device).requires_grad_(requires_grad) for t in (*sample, cb)))
     return samples
@@ -56,7 +56,8 @@ def fused_inputs(device: str, requires_grad: bool = False) -> list[tuple[torch.T
 def assert_nearest(result: ops.NearestCode, z: torch.Tensor, codebook: torch.Tensor) -> None:
     """Distances as small as the reference's within fp32 tolerance; indices may differ only at near-ties."""
     ref = ops.reference_nearest_code(z.detach(), codebook.detach())
-    assert result.indices.dtype == torch.int64 and result.indices.shape == (z.shape[0],)
+    assert result.indices.dtype == torch.int64
+    assert result.indices.shape == (z.shape[0],)
     assert torch.all((result.indices >= 0) & (result.indices < codebook.shape[0]))
     assert torch.equal(result.quantized.detach(), codebook.detach()[result.indices])
     scale = 1 + z.detach().pow(2).sum(1) + ref.quantized.pow(2).sum(1)
@@ -90,7 +91,7 @@ def _test_nearest_gradients(device: str) -> None:
         q = cb[out.indices]  # the reference, on the same codes: straight through + d|z - q|^2
         quantized, distances = z + (q - z).detach(), (z - q).pow(2).sum(1)
         want = torch.autograd.grad((quantized * w_q).sum() + (distances * w_d).sum(), (z, cb))
-        for g, r in zip(got, want):
+        for g, r in zip(got, want, strict=True):
             torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
 
 
@@ -138,8 +139,11 @@ def _test_non_finite_rows(device: str) -> None:
     z, cb = torch.randn(50, 20, device=device), torch.randn(40, 20, device=device)
     z[3, 5], z[7, 0], z[9, 2] = float("nan"), float("inf"), -float("inf")
     out, ref = ops.nearest_code(z, cb), ops.reference_nearest_code(z, cb)
-    assert out.indices[3] == ref.indices[3] == 0 and out.distances[3].isnan() and ref.distances[3].isnan()
-    assert torch.all((out.indices >= 0) & (out.indices < 40)) and not out.distances[[7, 9]].isfinite().any()
+    assert out.indices[3] == ref.indices[3] == 0
+    assert out.distances[3].isnan()
+    assert ref.distances[3].isnan()
+    assert torch.all((out.indices >= 0) & (out.indices < 40))
+    assert not out.distances[[7, 9]].isfinite().any()
     finite = torch.ones(50, dtype=torch.bool)
     finite[[3, 7, 9]] = False
     assert_nearest(ops.NearestCode(*(t[finite.to(device)] for t in (out.indices, out.quantized, out.distances))), z[finite.to(device)], cb)
@@ -194,7 +198,8 @@ def test_other_layouts_and_dtypes_are_accepted(monkeypatch: pytest.MonkeyPatch) 
 def test_nearest_code_keeps_the_codebook_dtype(dtype: torch.dtype) -> None:
     z, cb = torch.randn(40, 6).to(dtype), torch.randn(9, 6).to(dtype)
     out = ops.nearest_code(z, cb)
-    assert out.quantized.dtype == dtype and out.distances.dtype == torch.float32
+    assert out.quantized.dtype == dtype
+    assert out.distances.dtype == torch.float32
     assert torch.equal(out.quantized, cb[out.indices])
     assert_nearest(ops.NearestCode(out.indices, out.quantized.float(), out.distances), z.float(), cb.float())
 
@@ -231,16 +236,22 @@ def test_mixed_dtypes_are_type_errors() -> None:
 def test_a_fallback_is_reported_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ops, "_warned", set())
     x, *w = (t.double() for t in se_inputs("cpu")[0])
-    with pytest.warns(ops.ReferenceFallbackWarning) as record:
+
+    def three_calls_each() -> None:
         for _ in range(3):
             ops.se_excite(x, *w)
             ops.se_nearest_code(x, *w, fused_inputs("cpu")[0][-1].double())
+
+    with pytest.warns(ops.ReferenceFallbackWarning) as record:
+        three_calls_each()
     assert [str(r.message).split(" has")[0] for r in record] == ["vqdsp: se_excite", "vqdsp: se_nearest_code"]
 
 
 def test_meta_tensors_give_shapes() -> None:
     out = ops.nearest_code(torch.empty(7, 5, device="meta"), torch.empty(3, 5, device="meta"))
-    assert out.indices.shape == (7,) and out.quantized.shape == (7, 5) and out.distances.shape == (7,)
+    assert out.indices.shape == (7,)
+    assert out.quantized.shape == (7, 5)
+    assert out.distances.shape == (7,)
 
 
 @needs_core
@@ -268,7 +279,8 @@ def test_more_threads_than_cores_cpu() -> None:
         many = ops.nearest_code(z, cb), ops.se_excite(x, *w)
     finally:
         torch.set_num_threads(before)
-    assert torch.equal(one[0].indices, many[0].indices) and torch.equal(one[0].distances, many[0].distances)
+    assert torch.equal(one[0].indices, many[0].indices)
+    assert torch.equal(one[0].distances, many[0].distances)
     assert torch.equal(one[1], many[1])
 
 
@@ -283,11 +295,12 @@ def test_fallback_without_the_extension(monkeypatch: pytest.MonkeyPatch) -> None
     leaves = [t.clone().requires_grad_() for t in (x, *w)]
     grads = torch.autograd.grad(ops.se_excite(*leaves).square().sum(), leaves)
     want = torch.autograd.grad(ops.reference_se_excite(*leaves).square().sum(), leaves)
-    for g, r in zip(grads, want):
+    for g, r in zip(grads, want, strict=True):
         torch.testing.assert_close(g, r)
     sample = fused_inputs("cpu")[0]
     got, ref = ops.se_nearest_code(*sample), ops.reference_se_nearest_code(*sample)
-    assert torch.equal(got.indices, ref.indices) and torch.equal(got.quantized, ref.quantized.contiguous())
+    assert torch.equal(got.indices, ref.indices)
+    assert torch.equal(got.quantized, ref.quantized.contiguous())
 
 
 # ---- SE excitation ---------------------------------------------------------------------------------
@@ -312,7 +325,7 @@ def _test_se_gradients(device: str) -> None:
         grad = torch.randn_like(sample[0])
         got = torch.autograd.grad(ops.se_excite(*sample), sample, grad)
         want = torch.autograd.grad(ops.reference_se_excite(*sample), sample, grad)
-        for g, r in zip(got, want):
+        for g, r in zip(got, want, strict=True):
             torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
 
 
@@ -355,7 +368,7 @@ def _test_se_propagates_nan(device: str) -> None:
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6, equal_nan=True)
         g_got = torch.autograd.grad(got, leaves, grad)
         g_want = torch.autograd.grad(want, leaves, grad)
-        for g, r in zip(g_got, g_want):
+        for g, r in zip(g_got, g_want, strict=True):
             torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5, equal_nan=True)
     x, *w = (t.to(device) for t in se_inputs("cpu")[0])  # a hidden unit that is NaN only after W1
     w1 = w[0].clone()
@@ -424,7 +437,7 @@ def _test_fused_values_and_gradients(device: str) -> None:
         w_q, w_d = torch.randn_like(got.quantized), torch.randn_like(got.distances)
         grads = torch.autograd.grad((got.quantized * w_q).sum() + (got.distances * w_d).sum(), sample)
         refs = torch.autograd.grad((want.quantized * w_q).sum() + (want.distances * w_d).sum(), sample)
-        for g, r in zip(grads, refs):
+        for g, r in zip(grads, refs, strict=True):
             torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-4)
 
 
@@ -463,7 +476,7 @@ def _test_compile(device: str) -> None:
         return found.distances + found.quantized.sum(1), ops.se_excite(x + 1, *w)
 
     compiled = torch.compile(step, fullgraph=True)
-    for got, want in zip(compiled(z, cb, x), step(z, cb, x)):
+    for got, want in zip(compiled(z, cb, x), step(z, cb, x), strict=True):
         torch.testing.assert_close(got, want)
 
 

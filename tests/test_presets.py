@@ -19,8 +19,9 @@ def test_builtin_speech_preset() -> None:
 
 
 def test_preset_file_in_order_with_model_relative_to_the_file(tmp_path: Path) -> None:
-    from utils import identity_model
     from vqdsp.model.checkpoint import save_model
+
+    from utils import identity_model
 
     save_model(identity_model(), tmp_path / "id.safetensors")
     path = tmp_path / "calls.toml"

@@ -21,8 +21,10 @@ def _dead_pid() -> int:
 
 def test_temporaries_name_their_process_and_keep_the_suffix(tmp_path: Path) -> None:
     tmp = records.temporary(tmp_path / "a.flac", "out.flac")
-    assert tmp.parent == tmp_path and tmp.name.startswith(".a.flac" + records.TMP_TAG)
-    assert tmp.suffix == ".flac" and f"-{os.getpid()}." in tmp.name
+    assert tmp.parent == tmp_path
+    assert tmp.name.startswith(".a.flac" + records.TMP_TAG)
+    assert tmp.suffix == ".flac"
+    assert f"-{os.getpid()}." in tmp.name
 
 
 def test_clean_stale_removes_only_dead_processes_files(tmp_path: Path) -> None:
@@ -61,7 +63,8 @@ def test_folder_problems_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_check_output_dir(tmp_path: Path) -> None:
     records.check_output_dir(tmp_path / "a" / "b")
-    assert (tmp_path / "a" / "b").is_dir() and not list((tmp_path / "a" / "b").iterdir())
+    assert (tmp_path / "a" / "b").is_dir()
+    assert not list((tmp_path / "a" / "b").iterdir())
     (tmp_path / "f").write_text("")
     with pytest.raises(records.OutputError, match="exists as a file"):
         records.check_output_dir(tmp_path / "f")

@@ -3,9 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from utils import speech_like
-from vqdsp.model.config import StftConfig
 from vqdsp.audio.stft import check_audio, from_log_magnitude, istft, log_magnitude, resample, stft
+from vqdsp.model.config import StftConfig
+
+from utils import speech_like
 
 
 def test_one_second_is_260_by_260() -> None:
@@ -55,13 +56,16 @@ def test_batched_transform_is_scipys(nperseg: int, hop: int, length: int) -> Non
     padded = np.pad(audio, [(0, 0), (0, 0), (0, max(0, nperseg - length))])
     _, _, expected = scipy.signal.stft(padded, window="hann", nperseg=nperseg, noverlap=nperseg - hop)
     spec = stft(audio, cfg)
-    assert spec.dtype == np.complex64 and spec.shape == expected.shape
+    assert spec.dtype == np.complex64
+    assert spec.shape == expected.shape
     assert np.max(np.abs(spec - expected)) < 1e-6
     _, back = scipy.signal.istft(expected, window="hann", nperseg=nperseg, noverlap=nperseg - hop)
     out = istft(spec, length, cfg)
-    assert out.dtype == np.float32 and np.max(np.abs(out - back[..., :length])) < 1e-5
+    assert out.dtype == np.float32
+    assert np.max(np.abs(out - back[..., :length])) < 1e-5
 
 
 def test_resample_keeps_float32_and_length() -> None:
     out = resample(speech_like(1.0), 8000, 44100)
-    assert out.dtype == np.float32 and out.shape == (44100,)
+    assert out.dtype == np.float32
+    assert out.shape == (44100,)

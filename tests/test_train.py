@@ -12,11 +12,12 @@ import pytest
 import soundfile as sf
 from safetensors.torch import load_file
 
-from utils import speech_like
 from vqdsp.model.checkpoint import CheckpointError, load_model
 from vqdsp.model.config import ModelConfig
 from vqdsp.training.data import NoiseMix
 from vqdsp.training.train import TrainConfig, train
+
+from utils import speech_like
 
 TINY = ModelConfig(channels=(4, 8), se_reduction=2, codebook_size=16)
 
@@ -127,10 +128,12 @@ def test_robust_recipe_scores_held_out_conditions_and_keeps_the_best(corpus_dir:
 def test_a_time_budget_stops_at_a_checkpoint_and_resume_finishes(corpus_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     final = train(config(corpus_dir, out, steps=6, max_minutes=1e-6), TINY)
-    assert not final.exists() and [h["step"] for h in history(out)] == [2]
+    assert not final.exists()
+    assert [h["step"] for h in history(out)] == [2]
     train(config(corpus_dir, out, steps=6, max_minutes=1e-6), TINY, resume=True)
     final = train(config(corpus_dir, out, steps=6), TINY, resume=True)
-    assert final.is_file() and [h["step"] for h in history(out)] == [2, 4, 6]
+    assert final.is_file()
+    assert [h["step"] for h in history(out)] == [2, 4, 6]
 
 
 def test_out_of_domain_conditions_keep_their_references() -> None:
@@ -143,6 +146,7 @@ def test_out_of_domain_conditions_keep_their_references() -> None:
     conditions = out_of_domain_conditions(clean, rng, 8000, talkers, music)
     assert set(conditions) == {"babble 0 dB", "music 5 dB", "reverb 5 dB", "channel 5 dB"}
     for ref, noisy in conditions.values():
-        assert ref.shape == noisy.shape == clean.shape and np.all(np.isfinite(noisy))
+        assert ref.shape == noisy.shape == clean.shape
+        assert np.all(np.isfinite(noisy))
     assert np.array_equal(conditions["babble 0 dB"][0], clean)
     assert not np.allclose(conditions["reverb 5 dB"][0], clean)

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from utils import TINY, speech_like
-from vqdsp.model.config import ModelConfig
-from vqdsp.training.noise import mix_at_snr, white_noise
-from vqdsp.model.se import SqueezeExcitation
 from vqdsp.audio.stft import log_magnitude, stft
+from vqdsp.model.config import ModelConfig
+from vqdsp.model.se import SqueezeExcitation
 from vqdsp.model.unet import SEUNet
 from vqdsp.training.losses import LossWeights, denoising_loss
+from vqdsp.training.noise import mix_at_snr, white_noise
+
+from utils import TINY, speech_like
 
 
 @pytest.mark.parametrize(("f", "t"), [(260, 260), (260, 1), (33, 47), (1, 1), (260, 517)])
@@ -25,7 +26,8 @@ def test_gain_is_an_attenuation_within_the_limit() -> None:
     model = SEUNet(TINY).eval()
     out = model(torch.randn(3, 40, 40) * 5)
     limit = TINY.max_attenuation_db * np.log(10) / 20
-    assert torch.all(out.log_gain <= 0) and torch.all(out.log_gain >= -limit - 1e-5)
+    assert torch.all(out.log_gain <= 0)
+    assert torch.all(out.log_gain >= -limit - 1e-5)
 
 
 def test_every_stage_has_squeeze_excitation() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 import torch
@@ -41,7 +42,8 @@ class Denoiser:
     def __init__(self, model: torch.nn.Module, attenuation_limit_db: float | None = None, batch_size: int = 4, workers: int = 1) -> None:
         prepare = getattr(model, "for_inference", None)
         self.model = prepare() if callable(prepare) else model.eval()
-        self.model_stft: StftConfig = model.config.stft
+        # any module with a ``config`` (a ModelConfig, or one like it): nn.Module's __getattr__ types it as Tensor | Module
+        self.model_stft: StftConfig = cast(StftConfig, model.config.stft)
         self.attenuation_limit_db = attenuation_limit_db
         self.batch_size = batch_size
         self.workers = workers

@@ -93,6 +93,7 @@ class VQDenoise:
 
     is_effect = True
     is_instrument = False
+    _threads: int
 
     def __init__(
         self,
@@ -152,6 +153,7 @@ class VQDenoise:
 
     @model.setter
     def model(self, value: str | os.PathLike | torch.nn.Module | None) -> None:
+        source: str | Path | torch.nn.Module | None
         if isinstance(value, torch.nn.Module):
             source, loaded = value, value
             self._device = str(next(value.parameters()).device)  # a loaded model runs where it is
@@ -222,6 +224,7 @@ class VQDenoise:
     @property
     def sample_rate(self) -> int:
         """The rate the model works at, in Hz."""
+        assert self._denoiser is not None  # the model setter, run by __init__, sets it
         return self._denoiser.model_stft.sample_rate
 
     @property
@@ -231,10 +234,12 @@ class VQDenoise:
 
     def latency_at(self, sample_rate: float) -> int:
         """Delay of the ``reset=False`` output, in samples at ``sample_rate`` (one model segment, 1 s by default)."""
+        assert self._denoiser is not None
         return self._denoiser.segment_length(_check_rate(sample_rate))[0]
 
     def shortest_input_at(self, sample_rate: float) -> int:
         """Fewest samples at ``sample_rate`` the model can judge (one analysis window); shorter input gets a warning."""
+        assert self._denoiser is not None
         return self._denoiser.stft_at(_check_rate(sample_rate)).nperseg
 
     def __repr__(self) -> str:
@@ -304,6 +309,7 @@ class VQDenoise:
                 "call reset() or process with reset=True"
             )
         if fresh or self._stream is None:
+            assert self._denoiser is not None
             seg, overlap = self._denoiser.segment_length(rate)
             batch = max(1, self._denoiser.batch_size // (1 if self._channel_mode == "linked" else channels))
             self._stream = SegmentStream(_SegmentsAt(self, rate), seg, overlap, channels, batch)
@@ -339,6 +345,7 @@ class _SegmentsAt:
 
     def __call__(self, segments: np.ndarray) -> np.ndarray:
         effect = self.effect
+        assert effect._denoiser is not None
         with np.errstate(over="ignore", invalid="ignore"):  # VQDenoise.process checks the output
             wet = effect._denoiser.process_segments(segments, self.rate, linked=effect.channel_mode == "linked")
         return wet if effect.mix >= 1.0 else effect.mix * wet + (1.0 - effect.mix) * segments

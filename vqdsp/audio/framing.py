@@ -154,7 +154,7 @@ class SegmentStream:
         padded = np.concatenate([audio.astype(np.float32, copy=False), flush_padding(audio, self.latency)], axis=1)
         count = 1 + n // self.hop
         out = np.zeros((self.channels, (count - 1) * self.hop + self.segment), np.float32)
-        for k, processed in zip(range(0, count, self.batch), self._map(padded, count)):
+        for k, processed in zip(range(0, count, self.batch), self._map(padded, count), strict=True):
             for j in range(processed.shape[1]):
                 s = (k + j) * self.hop
                 out[:, s : s + self.segment] += processed[:, j] * (self._weight if k + j else self._first_weight)

@@ -29,9 +29,9 @@ import numpy as np
 
 from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.evaluation.metrics import METRICS, mean_ci95, score
+from vqdsp.evaluation.systems import System
 from vqdsp.training.augment import apply_sos, band_limit_sos, codec_round_trip, reverberate, shelf_sos, synthetic_rir
 from vqdsp.training.noise import NOISE_TYPES, make_noise, mix_at_snr
-from vqdsp.evaluation.systems import System
 
 LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (dB)"}
 BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓"}
@@ -280,6 +280,7 @@ def evaluate(
                 if paired is not None:
                     ref, mixture = clean_audio, paired
                 else:
+                    assert recipe is not None  # no paired noisy files: a recipe (the default one at least)
                     rng = np.random.default_rng([recipe.seed, index[path], c])
                     room_rng = np.random.default_rng([ROOM_STREAM, recipe.seed, index[path], c])
                     try:
@@ -376,8 +377,8 @@ def spectrogram_figure(clean: np.ndarray, noisy: np.ndarray, outputs: dict[str, 
     """
     from matplotlib.figure import Figure
 
-    from vqdsp.model.config import StftConfig
     from vqdsp.audio.stft import log_magnitude, stft
+    from vqdsp.model.config import StftConfig
 
     scale = sample_rate / 8000
     nperseg = round(519 * scale)
@@ -388,7 +389,7 @@ def spectrogram_figure(clean: np.ndarray, noisy: np.ndarray, outputs: dict[str, 
     fig = Figure(figsize=(3.2 * len(specs), 3.2), layout="constrained")
     axes = fig.subplots(1, len(specs), sharey=True, squeeze=False)[0]
     extent = (0, len(clean) / sample_rate, 0, sample_rate / 2000)
-    for ax, (name, spec) in zip(axes, specs.items()):
+    for ax, (name, spec) in zip(axes, specs.items(), strict=True):
         ax.imshow(spec, origin="lower", aspect="auto", extent=extent, vmin=vmax - 12, vmax=vmax, cmap="magma")
         ax.set(title=name, xlabel="time (s)")
     axes[0].set_ylabel("frequency (kHz)")

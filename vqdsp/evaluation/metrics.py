@@ -145,7 +145,8 @@ def pesq(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, *, mode:
     NaN with a warning when PESQ finds no utterance in the reference (its "No utterances
     detected"), for a silent reference, and for clips shorter than a quarter of a second.
     """
-    from pesq import BufferTooShortError, NoUtterancesError, pesq as _pesq
+    from pesq import BufferTooShortError, NoUtterancesError
+    from pesq import pesq as _pesq
 
     rate, mode = pesq_rate(sample_rate, mode)
     ref, est = align(reference, estimate, max_delay)

@@ -240,7 +240,7 @@ def apply_gain_file(
 
     Integer subtypes are clipped to [-1, 1] rather than left to wrap.
     """
-    from vqdsp.audio.files import output_format, output_subtype, open_audio
+    from vqdsp.audio.files import open_audio, output_format, output_subtype
 
     target = Path(target)
     fmt = output_format(target)

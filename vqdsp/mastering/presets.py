@@ -94,7 +94,7 @@ def effect_parameters(name: str) -> dict[str, str]:
     signature = doc[0][doc[0].find("(") + 1 : doc[0].rfind(") ->")] if doc else ""
     matches = list(re.finditer(r"(?:^|, )(\w+): ", signature))
     params = {}
-    for m, nxt in zip(matches, [*matches[1:], None]):
+    for m, nxt in zip(matches, [*matches[1:], None], strict=True):
         text = signature[m.end() : nxt.start() if nxt else len(signature)]
         params[m.group(1)] = text.split(" = ")[0]
     params.pop("self", None)
@@ -227,7 +227,7 @@ def _build_effect(spec: EffectSpec) -> Any:
 
 
 def _enum_member(type_name: str, value: str, effect: str, key: str) -> Any:
-    enum = pedalboard
+    enum: Any = pedalboard  # walked attribute by attribute: a submodule, then the enum class
     for part in type_name.split(".")[1:]:
         enum = getattr(enum, part, None)
     members = [m for m in dir(enum) if not m.startswith("_") and isinstance(getattr(enum, m), enum)] if enum else []

@@ -144,14 +144,15 @@ MAX_ATTENUATION_DB = 200.0  # deeper than any float32 spectrum can show
 def _integer(value: Any, name: str, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not low <= value <= high:
+    if not low <= int(value) <= high:
         raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
 
 
 def _real(value: Any, name: str, low: float, high: float, low_open: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < low or value > high or (low_open and value == low):
+    number = float(value)
+    if number < low or number > high or (low_open and number == low):
         raise ValueError(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}], got {value:g}")
 
 

@@ -21,14 +21,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-
-def _load_core():  # noqa: ANN202 - the extension module, or None
+def _load_core():  # the extension module, or None
     """The compiled kernels: ``vqdsp._core``, or the build at ``$VQDSP_CORE`` (``make sanitize``'s ASan build)."""
     path = os.environ.get("VQDSP_CORE")
     if path:
         import importlib.util
 
         spec = importlib.util.spec_from_file_location("vqdsp._core", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"VQDSP_CORE={path} is not a loadable extension module")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         sys.modules["vqdsp._core"] = module  # a later `import vqdsp._core` gets this build too
@@ -255,7 +256,7 @@ def _backend(t: Tensor) -> str | None:
     return None
 
 
-def _np(t: Tensor):  # noqa: ANN202 - numpy view sharing t's memory
+def _np(t: Tensor):  # numpy view sharing t's memory
     return t.detach().numpy()
 
 
@@ -292,13 +293,13 @@ def _(z: Tensor, codebook: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return z.new_empty(n, d), z.new_empty(n, dtype=torch.int64), z.new_empty(n)
 
 
-def _nearest_code_setup(ctx, inputs, output) -> None:  # noqa: ANN001
+def _nearest_code_setup(ctx, inputs, output) -> None:
     ctx.mark_non_differentiable(output[1])
     ctx.save_for_backward(inputs[0], output[1], output[0])
     ctx.codebook_shape = inputs[1].shape
 
 
-def _nearest_code_backward(ctx, g_q: Tensor | None, _gi: Tensor | None, g_dist: Tensor | None):  # noqa: ANN001, ANN202
+def _nearest_code_backward(ctx, g_q: Tensor | None, _gi: Tensor | None, g_dist: Tensor | None):
     z, indices, quantized = ctx.saved_tensors
     pull = 2 * (z - quantized) * g_dist[:, None] if g_dist is not None else None  # d|z - q|^2 / dz
     g_z = g_cb = None
@@ -362,7 +363,7 @@ def _se_excite_backward(
     return outs
 
 
-def _reference_se_backward(grad: Tensor, x: Tensor, mean: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor):  # noqa: ANN202
+def _reference_se_backward(grad: Tensor, x: Tensor, mean: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor):
     hidden = F.linear(mean, w1, b1)
     gate = torch.sigmoid(F.linear(hidden.relu(), w2, b2))
     d_gate = (grad * x).sum(dim=(2, 3)) * gate * (1 - gate)
@@ -373,19 +374,19 @@ def _reference_se_backward(grad: Tensor, x: Tensor, mean: Tensor, w1: Tensor, b1
 
 
 @_se_excite_backward.register_fake
-def _(grad: Tensor, x: Tensor, mean: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor):  # noqa: ANN202
+def _(grad: Tensor, x: Tensor, mean: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor):
     return tuple(torch.empty_like(t, memory_format=torch.contiguous_format) for t in (x, w1, b1, w2, b2))
 
 
-def _se_setup(ctx, inputs, output) -> None:  # noqa: ANN001
+def _se_setup(ctx, inputs, output) -> None:
     ctx.mark_non_differentiable(output[1])
     ctx.save_for_backward(*inputs, output[1])
 
 
-def _se_backward(ctx, g_out: Tensor, _g_mean: Tensor | None):  # noqa: ANN001, ANN202
+def _se_backward(ctx, g_out: Tensor, _g_mean: Tensor | None):
     x, w1, b1, w2, b2, mean = ctx.saved_tensors
     grads = torch.ops.vqdsp.se_excite_backward(g_out, x, mean, w1, b1, w2, b2)
-    return tuple(g if need else None for g, need in zip(grads, ctx.needs_input_grad))
+    return tuple(g if need else None for g, need in zip(grads, ctx.needs_input_grad, strict=True))
 
 
 _se_excite.register_autograd(_se_backward, setup_context=_se_setup)
@@ -418,19 +419,19 @@ def _se_nearest_code(
 
 
 @_se_nearest_code.register_fake
-def _(y: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, codebook: Tensor):  # noqa: ANN202
+def _(y: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, codebook: Tensor):
     torch._check(y.dim() == 4 and codebook.dim() == 2 and codebook.shape[1] == y.shape[1], lambda: "y [B, C, H, W], codebook [K, C]")
     n = y.shape[0] * y.shape[2] * y.shape[3]
     return (torch.empty_like(y, memory_format=torch.contiguous_format), y.new_empty(n, dtype=torch.int64),
             y.new_empty(n), y.new_empty(y.shape[0], y.shape[1]))
 
 
-def _se_nearest_code_setup(ctx, inputs, output) -> None:  # noqa: ANN001
+def _se_nearest_code_setup(ctx, inputs, output) -> None:
     ctx.mark_non_differentiable(output[1], output[3])
     ctx.save_for_backward(*inputs, output[1], output[3])
 
 
-def _se_nearest_code_backward(ctx, g_q, _gi, g_dist, _gm):  # noqa: ANN001, ANN202
+def _se_nearest_code_backward(ctx, g_q, _gi, g_dist, _gm):
     y, w1, b1, w2, b2, codebook, indices, mean = ctx.saved_tensors
     b, c, h, w = y.shape
     z = y * _gate(mean, w1, b1, w2, b2)[:, :, None, None]
@@ -444,7 +445,7 @@ def _se_nearest_code_backward(ctx, g_q, _gi, g_dist, _gm):  # noqa: ANN001, ANN2
     g_cb = None
     if ctx.needs_input_grad[5] and pull is not None:
         g_cb = torch.zeros_like(codebook).index_add(0, indices, -pull.permute(0, 2, 3, 1).reshape(-1, c))
-    return (*(g if need else None for g, need in zip(grads, ctx.needs_input_grad[:5])), g_cb)
+    return (*(g if need else None for g, need in zip(grads, ctx.needs_input_grad[:5], strict=True)), g_cb)
 
 
 _se_nearest_code.register_autograd(_se_nearest_code_backward, setup_context=_se_nearest_code_setup)

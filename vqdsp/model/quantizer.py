@@ -52,6 +52,12 @@ class VectorQuantizer(nn.Module):
         epsilon: Laplace smoothing of the EMA cluster sizes.
     """
 
+    # Registered in __init__ (embed is a parameter instead when the codebook learns by gradient).
+    embed: torch.Tensor
+    initted: torch.Tensor
+    cluster_size: torch.Tensor
+    embed_avg: torch.Tensor
+
     def __init__(
         self,
         codebook_size: int,

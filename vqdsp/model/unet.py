@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from vqdsp.model import ops
@@ -65,6 +64,7 @@ def fold_into(conv: nn.Module, norm: nn.BatchNorm2d) -> nn.Module:
     if isinstance(conv, SeparableConv2d):
         conv.pointwise = fuse_conv_bn_eval(conv.pointwise, norm)
         return conv
+    assert isinstance(conv, nn.Conv2d)  # conv3x3 makes one or the other
     return fuse_conv_bn_eval(conv, norm)
 
 
@@ -126,7 +126,7 @@ class SEUNet(nn.Module):
         self.encoders = nn.ModuleList(
             [Stage(1, ch[0], r, stride=config.stem_stride)] + [Stage(c, c, r, separable=sep) for c in ch[1:]]
         )
-        self.downs = nn.ModuleList([Down(a, b, sep) for a, b in zip(ch[:-1], ch[1:])])
+        self.downs = nn.ModuleList([Down(a, b, sep) for a, b in zip(ch[:-1], ch[1:], strict=True)])
         self.quantizer = VectorQuantizer(
             config.codebook_size,
             config.codebook_dim,
@@ -135,7 +135,7 @@ class SEUNet(nn.Module):
             dead_code_threshold=config.dead_code_threshold,
         )
         self.bottleneck = Stage(ch[-1], ch[-1], r)
-        self.ups = nn.ModuleList([up(b, a, config.upsampling) for a, b in zip(ch[:-1], ch[1:])])
+        self.ups = nn.ModuleList([up(b, a, config.upsampling) for a, b in zip(ch[:-1], ch[1:], strict=True)])
         self.decoders = nn.ModuleList([Stage(c, c, r, separable=sep) for c in ch[:-1]])
         self.head = nn.Conv2d(ch[0], 1, 1)
         self.max_attenuation = config.max_attenuation_db * math.log(10) / 20
@@ -179,6 +179,7 @@ class SEUNet(nn.Module):
         last = self.encoders[-1]
         if self.training or torch.is_grad_enabled():
             return self.quantizer(last(x))
+        assert isinstance(last, Stage)
         se = last.se
         found = ops.se_nearest_code(
             last.features(x), se.squeeze.weight, se.squeeze.bias, se.excite.weight, se.excite.bias, self.quantizer.embed

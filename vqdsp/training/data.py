@@ -77,7 +77,7 @@ def load_corpus(
     return corpus
 
 
-@dataclass
+@dataclass(frozen=True)
 class NoiseMix:
     """How clean speech is made noisy.
 
@@ -99,7 +99,7 @@ class NoiseMix:
     second_noise: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class SpeechAugmentation:
     """How clean speech is varied before noise is added, so that a few corpus voices stand for many.
 
@@ -220,7 +220,7 @@ class NoisySpeech:
 
     def waveforms(self, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Waveforms ``(noisy, clean)``, each ``[size, samples]``."""
-        noisy, clean = map(np.stack, zip(*(self.pair(rng) for _ in range(size))))
+        noisy, clean = map(np.stack, zip(*(self.pair(rng) for _ in range(size)), strict=True))
         return torch.from_numpy(noisy), torch.from_numpy(clean)
 
     def batch(self, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:

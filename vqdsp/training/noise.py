@@ -62,7 +62,7 @@ def babble_noise(length: int, rng: np.random.Generator, talkers: Sequence[np.nda
         count = int(rng.integers(1, 9))
     out = np.zeros(length)
     for _ in range(count):
-        out += _unit(random_excerpt(talkers[rng.integers(len(talkers))], length, rng) + 1e-6)
+        out += _unit(random_excerpt(talkers[int(rng.integers(len(talkers)))], length, rng) + 1e-6)
     return _unit(out)
 
 
@@ -70,7 +70,7 @@ def music_noise(length: int, rng: np.random.Generator, music: Sequence[np.ndarra
     """A random excerpt of one of the ``music`` recordings (e.g. Debian's asterisk-moh-opsound-wav)."""
     if not music:
         raise ValueError("music noise needs music recordings (scripts/fetch_corpus.sh puts some under DATA/music)")
-    return _unit(random_excerpt(music[rng.integers(len(music))], length, rng) + 1e-6 * rng.standard_normal(length))
+    return _unit(random_excerpt(music[int(rng.integers(len(music)))], length, rng) + 1e-6 * rng.standard_normal(length))
 
 
 def _loguniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -189,7 +189,7 @@ def make_noise(
         "brown": lambda: brown_noise(length, rng),
         "hum": lambda: hum_noise(length, rng, sample_rate),
         "babble": lambda: babble_noise(length, rng, talkers, babble_count),
-        "recorded": lambda: _unit(random_excerpt(recordings[rng.integers(len(recordings))], length, rng) + 1e-9),
+        "recorded": lambda: _unit(random_excerpt(recordings[int(rng.integers(len(recordings)))], length, rng) + 1e-9),
         "music": lambda: music_noise(length, rng, music),
         "clicks": lambda: click_noise(length, rng, sample_rate),
         "keyboard": lambda: keyboard_noise(length, rng, sample_rate),

@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,14 +20,14 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.atomic import atomic_write
+from vqdsp.audio.effect import VQDenoise
+from vqdsp.audio.files import find_audio_files, read_mono
+from vqdsp.evaluation.metrics import pesq, stoi
 from vqdsp.model.checkpoint import save_model
 from vqdsp.model.config import ModelConfig
-from vqdsp.audio.effect import VQDenoise
-from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus
-from vqdsp.evaluation.metrics import pesq, stoi
 from vqdsp.model.unet import SEUNet
+from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus
 from vqdsp.training.losses import LossWeights, denoising_loss, log_magnitude, torch_stft
 
 
@@ -243,7 +244,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
     rng = np.random.default_rng([cfg.seed, rank])
     if rng_state is not None:
         rng.bit_generator.state = rng_state[rank] if isinstance(rng_state, list) else rng_state
-    net = model
+    net: torch.nn.Module = model  # the model, or its DistributedDataParallel wrapper
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     use_amp = cfg.amp and device.type == "cuda"
@@ -272,7 +273,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
         if step % cfg.eval_every == 0 or step == cfg.steps:
             val_loss = evaluate_loss(model, val_noisy, val_clean, cfg.loss, model_cfg, device)
             scheduler.step(val_loss)
-            rngs = [None] * world
+            rngs: list[Any] = [None] * world  # each rank's generator state
             if world > 1:
                 dist.all_gather_object(rngs, rng.bit_generator.state)
             else:
