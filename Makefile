@@ -1,14 +1,14 @@
 # Two commands on a fresh machine:
 #   make denoise [IN=recording.wav] [OUT=clean.wav] [FORCE=1]   denoise a file with the shipped model
-#   make test                                                   run the test suite (and the benchmarks in quick mode)
+#   make test                                                   lint and type-check, run the test suite (and the benchmarks in quick mode)
 # Without IN, the bundled example is denoised into out/ (git-ignored), replaced on every run.
 # FORCE=1 replaces an existing OUT. Values may hold spaces: make denoise IN="my file.wav".
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch; an unpinned install would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
-# What `make test` installs on top of the core package: everything the tests and benchmarks use.
-EXTRAS ?= test,eval,train,peers,bench,ray
+# What `make test` installs on top of the core package: everything the tests, benchmarks and checks (lint) use.
+EXTRAS ?= test,eval,train,peers,bench,ray,lint
 SOURCES := pyproject.toml CMakeLists.txt $(wildcard csrc/*.cpp csrc/*.h csrc/cuda/*.cu csrc/cuda/*.cpp csrc/cuda/*.h)
 
 .PHONY: setup core denoise test bench bench-quick clean
@@ -34,6 +34,8 @@ denoise: core
 	$(VENV)/bin/vqdsp denoise $(if $(IN),"$(IN)") $(if $(OUT),-o "$(OUT)") $(if $(FORCE),--force)
 
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory bench-quick
 

@@ -35,4 +35,10 @@ def test_denoise_installs_the_core_and_test_everything() -> None:
     assert installs("denoise") == ["."]  # `pip install vqdsp`: no extra
     extras = installs("test")[-1]
     assert extras.startswith(".[")
-    assert {"test", "eval", "train", "peers", "bench", "ray"} <= set(extras[2:-1].split(","))
+    assert {"test", "eval", "train", "peers", "bench", "ray", "lint"} <= set(extras[2:-1].split(","))
+
+
+def test_test_lints_and_type_checks_before_pytest() -> None:
+    commands = _dry_run("test")
+    ruff, mypy = commands.index(["venv-x/bin/ruff", "check", "."]), commands.index(["venv-x/bin/mypy"])
+    assert ruff < mypy < commands.index(["venv-x/bin/python", "-m", "pytest"])
