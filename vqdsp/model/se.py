@@ -26,4 +26,9 @@ class SqueezeExcitation(nn.Module):
         self.excite = nn.Linear(hidden, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype in HALF_DTYPES:  # autocast: bf16/fp16 features, fp32 weights; the kernel runs in fp32
+            return self(x.float()).to(x.dtype)
         return ops.se_excite(x, self.squeeze.weight, self.squeeze.bias, self.excite.weight, self.excite.bias)
+
+
+HALF_DTYPES = (torch.bfloat16, torch.float16)

@@ -181,11 +181,12 @@ class SEUNet(nn.Module):
             return self.quantizer(last(x))
         assert isinstance(last, Stage)
         se = last.se
+        features = last.features(x).float()  # distances in fp32, also under autocast
         found = ops.se_nearest_code(
-            last.features(x), se.squeeze.weight, se.squeeze.bias, se.excite.weight, se.excite.bias, self.quantizer.embed
+            features, se.squeeze.weight, se.squeeze.bias, se.excite.weight, se.excite.bias, self.quantizer.embed
         )
         loss = self.quantizer.commitment * found.distances.mean() / self.quantizer.dim
-        return Quantized(found.quantized, found.indices, loss, self.quantizer.perplexity(found.indices))
+        return Quantized(found.quantized.to(x.dtype), found.indices, loss, self.quantizer.perplexity(found.indices))
 
     def for_inference(self) -> SEUNet:
         """An eval-mode copy with batch norm folded into the convolutions; ``self`` is left as it is."""
