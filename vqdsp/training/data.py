@@ -127,7 +127,7 @@ class SpeechAugmentation:
 
     @classmethod
     def robust(cls) -> SpeechAugmentation:
-        """The recipe of the shipped model."""
+        """The recipe of the shipped ``fast`` model."""
         return cls(speed=0.5, reverb=0.3, eq=0.5, band_limit=0.3, codec=0.2)
 
 
