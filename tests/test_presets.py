@@ -92,3 +92,11 @@ def test_every_listed_effect_has_readable_parameters() -> None:
 def test_builtin_presets_parse() -> None:
     for name in BUILTIN:
         assert load_preset(name).effects
+
+
+def test_a_preset_names_a_shipped_model_and_the_threads(tmp_path: Path) -> None:
+    path = tmp_path / "fast.toml"
+    path.write_text('[[effects]]\nname = "VQDenoise"\nmodel = "fast"\nthreads = 2\nchannel_mode = "linked"\n')
+    board = load_preset(path).build()
+    assert board[0].model == "fast"
+    assert (board[0].threads, board[0].channel_mode) == (2, "linked")

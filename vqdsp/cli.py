@@ -285,6 +285,8 @@ def _master(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("vqdsp: interrupted; finished files are in place, run the same command again to do the rest", file=sys.stderr)
         return 130
+    except (OSError, ValueError) as err:  # e.g. records.OutputError: the report cannot be written
+        return fatal(str(err))
     counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
     print(f"{counts['done']} mastered, {counts['skipped']} skipped (output exists), {counts['failed']} failed; "
           f"report: {Path(args.output_dir) / (REPORT_NAME + '.json')}")

@@ -134,7 +134,7 @@ def process_file(
     if target.exists() and target.resolve() == source.resolve():
         raise ValueError(f"refusing to write over the input {source}; choose another output")
     if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; pass overwrite=True (--force) to replace it")
+        raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
     fmt = output_format(target)
     with open_audio(source) as (info, read):
         if info.frames == 0:
@@ -196,7 +196,7 @@ def output_format(path: Path) -> str:
     fmt = path.suffix.lstrip(".").upper()
     fmt = {"OGA": "OGG", "AIF": "AIFF"}.get(fmt, fmt)
     if fmt not in sf.available_formats():
-        raise ValueError(f"cannot write {path.suffix!r} files; use .wav, .flac or .ogg")
+        raise ValueError(f"cannot write {path.suffix!r} files; use .wav, .flac, .ogg, .aiff or .mp3")
     return fmt
 
 

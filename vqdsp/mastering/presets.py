@@ -66,7 +66,7 @@ release_ms = 150.0
 
 # pedalboard classes that are containers or load third-party plugins, not effects with parameters.
 _NOT_EFFECTS = {"Plugin", "PluginContainer", "Pedalboard", "Chain", "Mix", "ExternalPlugin", "VST3Plugin", "AudioUnitPlugin"}
-_VQDENOISE_PARAMETERS = ("attenuation_limit_db", "mix", "model", "device")
+_VQDENOISE_PARAMETERS = ("attenuation_limit_db", "mix", "model", "device", "threads", "channel_mode")
 
 
 class PresetError(ValueError):
@@ -147,7 +147,7 @@ def load_preset(name_or_path: str | os.PathLike) -> Preset:
 
 
 def parse_preset(text: str, default_name: str, base_dir: Path | None = None, source: str = "preset") -> Preset:
-    """Parse and check preset TOML ``text``; relative ``model`` paths are taken from ``base_dir``."""
+    """Parse and check preset TOML ``text``; relative ``model`` paths are taken from ``base_dir`` (a shipped model's name stays a name)."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -203,8 +203,13 @@ def _effect_spec(table: dict, index: int, source: str, base_dir: Path | None) ->
                 f"{where} ({name}): unknown parameter {key!r}{_did_you_mean(key, known)}; "
                 f"{name} takes {', '.join(known) or 'no parameters'}"
             )
-    if name == "VQDenoise" and isinstance(params.get("model"), str) and base_dir is not None:
-        params["model"] = str((base_dir / params["model"]).resolve())
+    model = params.get("model")
+    if name == "VQDenoise" and isinstance(model, str) and base_dir is not None:
+        from vqdsp.model.checkpoint import SHIPPED_MODELS
+
+        local = (base_dir / model).resolve()
+        if model not in SHIPPED_MODELS or local.exists():  # "fast": the shipped model, unless a file of that name is there
+            params["model"] = str(local)
     return EffectSpec(name, params)
 
 
