@@ -6,6 +6,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -69,3 +70,14 @@ def test_denoise_and_master_need_no_extra(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert sf.info(tmp_path / "out.wav").frames == 8000
     assert (tmp_path / "mastered" / "in.wav").is_file()
+
+
+def test_metrics_name_the_extra_when_pesq_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from vqdsp.evaluation import metrics
+
+    monkeypatch.setitem(sys.modules, "pesq", None)  # import pesq -> ModuleNotFoundError
+    audio = np.random.default_rng(0).standard_normal(8000).astype(np.float32)
+    with pytest.raises(MissingExtraError, match=r"pip install 'vqdsp\[eval\]'"):
+        metrics.pesq(audio, audio, 8000)

@@ -26,6 +26,7 @@ import numpy as np
 import scipy.signal
 
 from vqdsp.audio.stft import resample
+from vqdsp.extras import require
 
 PESQ_MIN_SECONDS = 0.25  # the pesq package refuses shorter buffers
 METRICS = ("pesq", "stoi", "si_sdr", "nsr")
@@ -111,7 +112,7 @@ def stoi(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, *, max_d
 
     NaN with a warning for a silent reference or one with less than about 0.4 s of speech.
     """
-    from pystoi import stoi as _stoi
+    _stoi = require("pystoi", "eval").stoi
 
     ref, est = align(reference, estimate, max_delay)
     if not ref.any():
@@ -145,8 +146,8 @@ def pesq(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, *, mode:
     NaN with a warning when PESQ finds no utterance in the reference (its "No utterances
     detected"), for a silent reference, and for clips shorter than a quarter of a second.
     """
-    from pesq import BufferTooShortError, NoUtterancesError
-    from pesq import pesq as _pesq
+    pesq_module = require("pesq", "eval")
+    _pesq, BufferTooShortError, NoUtterancesError = pesq_module.pesq, pesq_module.BufferTooShortError, pesq_module.NoUtterancesError
 
     rate, mode = pesq_rate(sample_rate, mode)
     ref, est = align(reference, estimate, max_delay)

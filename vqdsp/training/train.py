@@ -24,6 +24,7 @@ from vqdsp.atomic import atomic_write
 from vqdsp.audio.effect import VQDenoise
 from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.evaluation.metrics import pesq, stoi
+from vqdsp.extras import require
 from vqdsp.model.checkpoint import save_model
 from vqdsp.model.config import ModelConfig
 from vqdsp.model.unet import SEUNet
@@ -185,8 +186,7 @@ def score_utterances(model: SEUNet, corpus: Corpus, cfg: TrainConfig, model_cfg:
 
 def plot_history(history: list[dict], path: Path) -> None:
     """Loss curves (train and validation) and validation PESQ, as a PNG."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "train")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
