@@ -150,3 +150,18 @@ def test_out_of_domain_conditions_keep_their_references() -> None:
         assert np.all(np.isfinite(noisy))
     assert np.array_equal(conditions["babble 0 dB"][0], clean)
     assert not np.allclose(conditions["reverb 5 dB"][0], clean)
+
+
+def test_the_command_says_how_to_continue_a_run_stopped_by_its_budget(corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vqdsp.cli import main
+
+    out = tmp_path / "run"
+    argv = [
+        "train", str(corpus_dir), "-o", str(out), "--validation-speaker", "c", "--steps", "4", "--eval-every", "2",
+        "--batch-size", "2", "--val-segments", "2", "--val-utterances", "0", "--channels", "4", "8", "--codebook-size", "8",
+        "--noise", "white", "--threads", "1", "--max-minutes", "1e-6",
+    ]
+    assert main(argv) == 0
+    assert "--resume to continue" in capsys.readouterr().out
+    assert main([*argv[:-2], "--resume"]) == 0
+    assert f"model written to {out / 'model.safetensors'}" in capsys.readouterr().out

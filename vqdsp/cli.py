@@ -169,6 +169,9 @@ def _train(args: argparse.Namespace) -> int:
         final = train(cfg, model_cfg, resume=args.resume)
     except (FileExistsError, ValueError, FileNotFoundError) as err:
         return fatal(str(err))
+    if not final.exists():  # --max-minutes stopped the run at a checkpoint
+        print(f"stopped at a checkpoint in {args.out}; run the same command with --resume to continue")
+        return 0
     print(f"model written to {final}")
     return 0
 

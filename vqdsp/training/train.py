@@ -206,7 +206,10 @@ def plot_history(history: list[dict], path: Path) -> None:
 
 
 def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool = False) -> Path:
-    """Train, checkpointing every ``eval_every`` steps; returns the final model file (``out/model.safetensors``)."""
+    """Train, checkpointing every ``eval_every`` steps; returns the final model file (``out/model.safetensors``).
+
+    When ``max_minutes`` stops the run first, that file is not written yet (``resume=True`` continues).
+    """
     rank, world = _rank()
     out = Path(cfg.out)
     ckpt = Checkpoint(out / "checkpoint")
