@@ -26,9 +26,10 @@ class SqueezeExcitation(nn.Module):
         self.excite = nn.Linear(hidden, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype in HALF_DTYPES:  # autocast: bf16/fp16 features, fp32 weights; the kernel runs in fp32
-            return self(x.float()).to(x.dtype)
-        return ops.se_excite(x, self.squeeze.weight, self.squeeze.bias, self.excite.weight, self.excite.bias)
+        excited = ops.se_excite(full_precision(x), self.squeeze.weight, self.squeeze.bias, self.excite.weight, self.excite.bias)
+        return excited.to(x.dtype)
 
 
-HALF_DTYPES = (torch.bfloat16, torch.float16)
+def full_precision(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in fp32 when it is bf16/fp16 (autocast: half features, fp32 weights; the kernels run in fp32), else as it is."""
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x

@@ -20,7 +20,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from vqdsp.model import ops
 from vqdsp.model.config import ModelConfig
 from vqdsp.model.quantizer import Quantized, VectorQuantizer
-from vqdsp.model.se import SqueezeExcitation
+from vqdsp.model.se import SqueezeExcitation, full_precision
 
 
 @dataclass
@@ -181,7 +181,7 @@ class SEUNet(nn.Module):
             return self.quantizer(last(x))
         assert isinstance(last, Stage)
         se = last.se
-        features = last.features(x).float()  # distances in fp32, also under autocast
+        features = full_precision(last.features(x))
         found = ops.se_nearest_code(
             features, se.squeeze.weight, se.squeeze.bias, se.excite.weight, se.excite.bias, self.quantizer.embed
         )
