@@ -26,7 +26,7 @@ from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.evaluation.metrics import pesq, stoi
 from vqdsp.extras import require
 from vqdsp.model.checkpoint import save_model
-from vqdsp.model.config import ModelConfig
+from vqdsp.model.config import ModelConfig, StftConfig
 from vqdsp.model.unet import SEUNet
 from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus
 from vqdsp.training.losses import LossWeights, denoising_loss, log_magnitude, torch_stft
@@ -257,14 +257,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
     while step < cfg.steps:
         model.train()
         noisy, clean = (t.to(device) for t in source.waveforms(cfg.batch_size, rng))
-        noisy_spec = torch_stft(noisy, model_cfg.stft)
-        noisy_lm = log_magnitude(noisy_spec, model_cfg.stft)
-        if cfg.noise.spectrogram_noise > 0:
-            noisy_lm = noisy_lm + cfg.noise.spectrogram_noise * torch.randn_like(noisy_lm)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            result = net(noisy_lm)
-        clean_lm = log_magnitude(torch_stft(clean, model_cfg.stft), model_cfg.stft)
-        loss, parts = denoising_loss(result, clean_lm, cfg.loss, noisy_spec=noisy_spec, clean_audio=clean, stft=model_cfg.stft)
+        loss, parts = loss_on_waveforms(
+            net, noisy, clean, cfg.loss, model_cfg.stft, spectrogram_noise=cfg.noise.spectrogram_noise, amp=use_amp
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -308,6 +303,26 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
     return final
 
 
+def loss_on_waveforms(
+    model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor, weights: LossWeights, stft: StftConfig,
+    *, spectrogram_noise: float = 0.0, amp: bool = False,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The model on noisy waveforms ``[B, samples]`` and its loss against the clean ones (the transforms in torch).
+
+    Args:
+        spectrogram_noise: std of the seed's Gaussian noise on the noisy log-magnitude (training only).
+        amp: run the model under bf16 autocast.
+    """
+    noisy_spec = torch_stft(noisy, stft)
+    noisy_lm = log_magnitude(noisy_spec, stft)
+    if spectrogram_noise > 0:
+        noisy_lm = noisy_lm + spectrogram_noise * torch.randn_like(noisy_lm)
+    with torch.autocast(noisy.device.type, dtype=torch.bfloat16, enabled=amp):
+        result = model(noisy_lm)
+    clean_lm = log_magnitude(torch_stft(clean, stft), stft)
+    return denoising_loss(result, clean_lm, weights, noisy_spec=noisy_spec, clean_audio=clean, stft=stft)
+
+
 @torch.no_grad()
 def evaluate_loss(model: SEUNet, noisy: torch.Tensor, clean: torch.Tensor, weights: LossWeights, model_cfg: ModelConfig, device) -> float:
     """The training loss on the fixed validation waveforms (eval mode)."""
@@ -315,10 +330,7 @@ def evaluate_loss(model: SEUNet, noisy: torch.Tensor, clean: torch.Tensor, weigh
     losses = []
     for start in range(0, len(noisy), 16):
         n, c = noisy[start : start + 16].to(device), clean[start : start + 16].to(device)
-        noisy_spec = torch_stft(n, model_cfg.stft)
-        clean_lm = log_magnitude(torch_stft(c, model_cfg.stft), model_cfg.stft)
-        result = model(log_magnitude(noisy_spec, model_cfg.stft))
-        losses.append(float(denoising_loss(result, clean_lm, weights, noisy_spec=noisy_spec, clean_audio=c, stft=model_cfg.stft)[0]))
+        losses.append(float(loss_on_waveforms(model, n, c, weights, model_cfg.stft)[0]))
     return float(np.mean(losses))
 
 
