@@ -16,6 +16,8 @@ import numpy as np
 import scipy.signal
 import soundfile as sf
 
+from vqdsp.audio.stft import resample
+
 CODECS = ("gsm", "ulaw", "alaw")
 _SUBTYPES = {"gsm": "GSM610", "ulaw": "ULAW", "alaw": "ALAW"}
 GSM_RATE = 8000
@@ -114,7 +116,8 @@ def shelf_sos(freq_hz: float, gain_db: float, sample_rate: int, kind: str = "low
     return _biquad(b, a)
 
 
-def _loguniform(rng: np.random.Generator, low: float, high: float) -> float:
+def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    """A number drawn uniformly on a log scale between ``low`` and ``high`` (frequencies, rates, Q)."""
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
@@ -128,11 +131,11 @@ def random_eq_sos(rng: np.random.Generator, sample_rate: int) -> np.ndarray:
     """
     scale = sample_rate / 8000
     sections = [
-        shelf_sos(_loguniform(rng, 150, 600) * scale, rng.uniform(-6, 6), sample_rate, "low"),
-        shelf_sos(_loguniform(rng, 1500, 3000) * scale, rng.uniform(-6, 6), sample_rate, "high"),
+        shelf_sos(log_uniform(rng, 150, 600) * scale, rng.uniform(-6, 6), sample_rate, "low"),
+        shelf_sos(log_uniform(rng, 1500, 3000) * scale, rng.uniform(-6, 6), sample_rate, "high"),
     ]
     for _ in range(rng.integers(1, 4)):
-        sections.append(peaking_sos(_loguniform(rng, 150, 3500) * scale, rng.uniform(-8, 8), _loguniform(rng, 0.5, 3), sample_rate))
+        sections.append(peaking_sos(log_uniform(rng, 150, 3500) * scale, rng.uniform(-8, 8), log_uniform(rng, 0.5, 3), sample_rate))
     return np.concatenate(sections)
 
 
@@ -256,11 +259,6 @@ def reverberate(audio: np.ndarray, ir: np.ndarray) -> np.ndarray:
     return (wet * np.where(after > 0, before / np.maximum(after, 1e-30), 0.0)).astype(np.float32)
 
 
-def _resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    g = math.gcd(rate_in, rate_out)
-    return scipy.signal.resample_poly(audio, rate_out // g, rate_in // g)
-
-
 def codec_round_trip(audio: np.ndarray, sample_rate: int, codec: str) -> np.ndarray:
     """``audio`` encoded with a phone codec and decoded again (an in-memory WAV through soundfile).
 
@@ -283,11 +281,11 @@ def codec_round_trip(audio: np.ndarray, sample_rate: int, codec: str) -> np.ndar
         flat = audio.reshape(-1, audio.shape[-1])
         return np.stack([codec_round_trip(x, sample_rate, codec) for x in flat]).reshape(audio.shape)
     rate = GSM_RATE if codec == "gsm" else sample_rate
-    x = _resample(audio, sample_rate, rate) if rate != sample_rate else audio
+    x = resample(audio, sample_rate, rate)
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(x, -1, 1), rate, format="WAV", subtype=_SUBTYPES[codec])
     buffer.seek(0)
     decoded = _fit_length(sf.read(buffer, dtype="float32")[0], len(x))
     if rate != sample_rate:
-        decoded = _fit_length(_resample(decoded, rate, sample_rate), len(audio))
+        decoded = _fit_length(resample(decoded, rate, sample_rate), len(audio))
     return decoded.astype(np.float32)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.signal
 
+from vqdsp.training.augment import log_uniform
+
 NOISE_TYPES = ("white", "pink", "brown", "hum", "babble", "recorded", "music", "clicks", "keyboard", "modulated", "fan")
 """Every type :func:`make_noise` makes; ``babble``, ``recorded`` and ``music`` need recordings."""
 
@@ -73,20 +75,16 @@ def music_noise(length: int, rng: np.random.Generator, music: Sequence[np.ndarra
     return _unit(random_excerpt(music[int(rng.integers(len(music)))], length, rng) + 1e-6 * rng.standard_normal(length))
 
 
-def _loguniform(rng: np.random.Generator, low: float, high: float) -> float:
-    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
-
-
 def click_noise(length: int, rng: np.random.Generator, sample_rate: int = 8000) -> np.ndarray:
     """Crackle: sparse clicks (2-60 per second, amplitudes spread over 26 dB, random sign) over a pink floor.
 
     Each click is a short decaying burst (0.1-1 ms time constant); the floor sits 15-35 dB below the clicks.
     """
-    count = max(1, rng.poisson(_loguniform(rng, 2, 60) * length / sample_rate))
+    count = max(1, rng.poisson(log_uniform(rng, 2, 60) * length / sample_rate))
     impulses = np.zeros(length)
     amplitudes = np.exp(rng.uniform(np.log(0.05), 0, count)) * rng.choice([-1.0, 1.0], count)
     np.add.at(impulses, rng.integers(0, length, count), amplitudes)
-    tau = _loguniform(rng, 1e-4, 1e-3) * sample_rate
+    tau = log_uniform(rng, 1e-4, 1e-3) * sample_rate
     n = np.arange(max(2, round(5 * tau)))
     kernel = np.exp(-n / tau) * np.where(n == 0, 1.0, rng.standard_normal(len(n)) * 0.5)
     clicks = _unit(scipy.signal.fftconvolve(impulses, kernel)[:length])
@@ -102,7 +100,7 @@ def keyboard_noise(length: int, rng: np.random.Generator, sample_rate: int = 800
     keys = []
     for _ in range(rng.integers(3, 7)):
         duration = round(rng.uniform(0.005, 0.04) * sample_rate)
-        centre = _loguniform(rng, 500, 3000) * sample_rate / 8000
+        centre = log_uniform(rng, 500, 3000) * sample_rate / 8000
         band = scipy.signal.butter(2, [centre / 1.6, min(centre * 1.6, 0.45 * sample_rate)], "bandpass", fs=sample_rate, output="sos")
         envelope = np.exp(-np.arange(duration) / duration * np.log(1000))  # -60 dB at the end of the burst
         keys.append(_unit(scipy.signal.sosfilt(band, rng.standard_normal(duration)) * envelope))
@@ -124,7 +122,7 @@ def modulated_noise(length: int, rng: np.random.Generator, sample_rate: int = 80
     noise = colored_noise(length, rng, rng.uniform(0, 2))
     t = np.arange(length) / sample_rate
     depth = rng.uniform(0.7, 1.0)
-    envelope = 1 + depth * np.sin(2 * np.pi * _loguniform(rng, 0.5, 8) * t + rng.uniform(0, 2 * np.pi))
+    envelope = 1 + depth * np.sin(2 * np.pi * log_uniform(rng, 0.5, 8) * t + rng.uniform(0, 2 * np.pi))
     return _unit(noise * envelope)
 
 
@@ -142,7 +140,7 @@ def fan_noise(length: int, rng: np.random.Generator, sample_rate: int = 8000) ->
 
     Speed (1-4%) and level (10-40%) drift slowly; the tones sit -10..+10 dB against the broadband part.
     """
-    base = _loguniform(rng, 40, 400)
+    base = log_uniform(rng, 40, 400)
     freq = base * (1 + rng.uniform(0.01, 0.04) * _drift(length, rng, sample_rate, rng.uniform(1, 4)))
     phase = 2 * np.pi * np.cumsum(freq) / sample_rate
     tones = np.zeros(length)
