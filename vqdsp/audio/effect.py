@@ -158,7 +158,7 @@ class VQDenoise:
             source, loaded = value, value
             self._device = str(next(value.parameters()).device)  # a loaded model runs where it is
         else:
-            source = None if value is None else value if isinstance(value, str) else Path(value)
+            source = value if value is None or isinstance(value, str) else Path(value)  # a str may name a shipped model
             loaded = load_model(source, self._device)
         limit = None if math.isinf(self.attenuation_limit_db) else self.attenuation_limit_db
         self._denoiser = Denoiser(loaded, attenuation_limit_db=limit)
