@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from vqdsp.model.config import StftConfig
 from vqdsp.training.data import NoiseMix, NoisySpeech, load_corpus
@@ -65,8 +66,9 @@ def test_segments_are_model_sized_and_not_silent(corpus_dir: Path) -> None:
         assert np.abs(noisy).max() < 1.0
 
 
-def test_batches_are_spectrograms(corpus_dir: Path) -> None:
+def test_batches_are_model_sized_waveforms(corpus_dir: Path) -> None:
     corpus = load_corpus([corpus_dir], 8000, validation_speakers=["bob"])
-    source = NoisySpeech(corpus.train, NoiseMix(spectrogram_noise=0.5), StftConfig())
-    noisy, clean = source.batch(3, np.random.default_rng(0))
-    assert noisy.shape == clean.shape == (3, 260, 260)
+    source = NoisySpeech(corpus.train, NoiseMix(), StftConfig())
+    noisy, clean = source.waveforms(3, np.random.default_rng(0))
+    assert noisy.shape == clean.shape == (3, 8000)
+    assert noisy.dtype == clean.dtype == torch.float32

@@ -165,3 +165,21 @@ def test_the_command_says_how_to_continue_a_run_stopped_by_its_budget(corpus_dir
     assert "--resume to continue" in capsys.readouterr().out
     assert main([*argv[:-2], "--resume"]) == 0
     assert f"model written to {out / 'model.safetensors'}" in capsys.readouterr().out
+
+
+def test_the_seeds_spectrogram_noise_reaches_the_model_input() -> None:
+    import torch
+
+    from vqdsp.model.unet import SEUNet
+    from vqdsp.training.losses import LossWeights
+    from vqdsp.training.train import loss_on_waveforms
+
+    model = SEUNet(TINY).eval()
+    clean = torch.from_numpy(speech_like(1.0, 8000, seed=1)[None])
+    noisy = clean + 0.05 * torch.randn_like(clean)
+    with torch.no_grad():
+        plain = loss_on_waveforms(model, noisy, clean, LossWeights(), TINY.stft)[0]
+        again = loss_on_waveforms(model, noisy, clean, LossWeights(), TINY.stft)[0]
+        disturbed = loss_on_waveforms(model, noisy, clean, LossWeights(), TINY.stft, spectrogram_noise=0.5)[0]
+    assert plain == again
+    assert disturbed != plain

@@ -12,7 +12,6 @@ import torch
 from tqdm import tqdm
 
 from vqdsp.audio.files import find_audio_files, read_mono
-from vqdsp.audio.stft import log_magnitude, stft
 from vqdsp.model.config import StftConfig
 from vqdsp.training import augment
 from vqdsp.training.noise import make_noise, mix_at_snr, rms
@@ -222,11 +221,3 @@ class NoisySpeech:
         """Waveforms ``(noisy, clean)``, each ``[size, samples]``."""
         noisy, clean = map(np.stack, zip(*(self.pair(rng) for _ in range(size)), strict=True))
         return torch.from_numpy(noisy), torch.from_numpy(clean)
-
-    def batch(self, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-magnitudes ``(noisy, clean)``, each ``[size, F, T]``."""
-        noisy, clean = (t.numpy() for t in self.waveforms(size, rng))
-        noisy_lm = log_magnitude(stft(noisy, self.stft), self.stft)
-        if self.mix.spectrogram_noise > 0:
-            noisy_lm = noisy_lm + rng.normal(0, self.mix.spectrogram_noise, noisy_lm.shape).astype(np.float32)
-        return torch.from_numpy(noisy_lm), torch.from_numpy(log_magnitude(stft(clean, self.stft), self.stft))
