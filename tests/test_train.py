@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from vqdsp.model.checkpoint import CheckpointError, load_model
 from vqdsp.model.config import ModelConfig
+from vqdsp.model.unet import SEUNet
 from vqdsp.training.data import NoiseMix
 from vqdsp.training.train import TrainConfig, train
 
@@ -183,3 +184,28 @@ def test_the_seeds_spectrogram_noise_reaches_the_model_input() -> None:
         disturbed = loss_on_waveforms(model, noisy, clean, LossWeights(), TINY.stft, spectrogram_noise=0.5)[0]
     assert plain == again
     assert disturbed != plain
+
+
+def test_fine_tuning_starts_from_the_given_model(corpus_dir: Path, tmp_path: Path) -> None:
+    start = train(config(corpus_dir, tmp_path / "first"), TINY)
+    same = train(config(corpus_dir, tmp_path / "tuned", lr=0.0, init_from=str(start)), TINY)  # lr 0: nothing moves
+    a, b = load_file(str(start)), load_file(str(same))
+    for key, _ in SEUNet(TINY).named_parameters():  # buffers (BN statistics, EMA codebook) move without the optimiser
+        assert np.array_equal(a[key].numpy(), b[key].numpy()), key
+    other = ModelConfig(channels=(4, 8), se_reduction=2, codebook_size=8)
+    with pytest.raises(ValueError, match="another architecture"):
+        train(config(corpus_dir, tmp_path / "mismatch", init_from=str(start)), other)
+
+
+def test_cosine_schedule_anneals_to_a_hundredth_and_resumes_exactly(corpus_dir: Path, tmp_path: Path) -> None:
+    straight = train(config(corpus_dir, tmp_path / "straight", steps=8, schedule="cosine", lr=1e-3), TINY)
+    lrs = [h["lr"] for h in history(tmp_path / "straight")]
+    assert all(b < a for a, b in zip(lrs, lrs[1:], strict=False))
+    assert lrs[-1] == pytest.approx(1e-5)
+    train(config(corpus_dir, tmp_path / "split", steps=8, schedule="cosine", lr=1e-3, max_minutes=1e-9), TINY)
+    resumed = train(config(corpus_dir, tmp_path / "split", steps=8, schedule="cosine", lr=1e-3), TINY, resume=True)
+    a, b = load_file(str(straight)), load_file(str(resumed))
+    for key in a:
+        assert np.array_equal(a[key].numpy(), b[key].numpy()), key
+    with pytest.raises(ValueError, match="unknown schedule"):
+        train(config(corpus_dir, tmp_path / "bad", schedule="linear"), TINY)

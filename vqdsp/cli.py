@@ -162,7 +162,7 @@ def _train(args: argparse.Namespace) -> int:
                          speech_suppression=args.speech_suppression_weight),
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
         val_segments=args.val_segments, val_utterances=args.val_utterances, seed=args.seed, threads=args.threads,
-        max_minutes=args.max_minutes,
+        max_minutes=args.max_minutes, schedule=args.schedule, init_from=args.init_from or "",
     )  # fmt: skip
     model_cfg = ModelConfig(channels=tuple(args.channels), codebook_size=args.codebook_size)
     try:
@@ -198,6 +198,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=20000, help="optimiser steps")
     p.add_argument("--batch-size", type=int, default=16, help="segments per step (per process)")
     p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
+    p.add_argument("--schedule", choices=["plateau", "cosine"], default="plateau",
+                   help="LR schedule: halve on a validation-loss plateau, or cosine annealing to 1%% over --steps")
+    p.add_argument("--init-from", metavar="MODEL", help="start from this model file (fine-tuning), with a fresh optimiser")
     p.add_argument("--eval-every", type=int, default=200, help="steps between validation and checkpoints")
     p.add_argument("--val-segments", type=int, default=64, help="segments in the fixed validation set (loss)")
     p.add_argument("--val-utterances", type=int, default=6, help="held-out utterances scored with PESQ/STOI per epoch (0: none)")
