@@ -22,10 +22,9 @@ import numpy as np
 import pytest
 import torch
 
-from vqdsp.audio.denoiser import _fit_length
 from vqdsp.audio.effect import VQDenoise, _torch_threads
 from vqdsp.audio.framing import flush_padding
-from vqdsp.audio.stft import istft, log_magnitude, resample, stft
+from vqdsp.audio.stft import fit_length, istft, log_magnitude, resample, stft
 
 from utils import audio_seconds, record, speech_plus_noise
 
@@ -76,10 +75,10 @@ class Path:
         if self.rate == model.sample_rate:
             self.gains = None if self.log_gain is None else np.exp(self.log_gain)
             return
-        self.model_in = _fit_length(resample(self.segments, self.rate, model.sample_rate), model.segment_samples)
+        self.model_in = fit_length(resample(self.segments, self.rate, model.sample_rate), model.segment_samples)
         if self.log_gain is not None:
             cfg = self.denoiser.stft_at(self.rate)
-            self.gains = [np.exp(self.denoiser._map_gain(g, cfg, s.shape)) for g, s in zip(self.log_gain, self.spec, strict=True)]
+            self.gains = [np.exp(self.denoiser.map_gain(g, cfg, s.shape)) for g, s in zip(self.log_gain, self.spec, strict=True)]
 
     @torch.inference_mode()
     def model_forward(self) -> None:

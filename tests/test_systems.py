@@ -91,11 +91,15 @@ def test_deepfilternet3_keeps_the_end_of_the_signal() -> None:
 
 
 def test_model_denoiser_goes_through_the_effect(tiny_model: Path) -> None:
-    system = ModelDenoiser(tiny_model, attenuation_limit_db=20)
+    system = ModelDenoiser(tiny_model, attenuation_limit_db=20, high_band=None)
     assert system.effect.attenuation_limit_db == 20
     assert system.effect.model == str(tiny_model)
+    assert system.name == "vqdsp:tiny (no high band)"
     _, noisy = _noisy(1.3, 16000)
     np.testing.assert_allclose(system(noisy, 16000), noisy, atol=1e-3)  # the identity model gives the input back
+    assert ModelDenoiser(tiny_model).effect.high_band == "default"
+    systems, _ = build_systems(["model"], [tiny_model], ["default", None])
+    assert [s.name for s in systems] == ["vqdsp:tiny", "vqdsp:tiny (no high band)"]
 
 
 def test_build_systems_skips_a_missing_extra(monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> None:

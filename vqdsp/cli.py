@@ -33,7 +33,12 @@ EVAL_SNR_DB = (0.0, 5.0, 10.0)
 TRAIN_NOISE = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan")  # vqdsp.training.data.NoiseMix
 TRAIN_SNR_DB = (-5.0, 20.0)
 PRESETS = ("speech",)  # vqdsp.mastering.presets.BUILTIN
-EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "master": "ray"}
+EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "train-high-band": "train", "master": "ray"}
+
+
+def high_band_arg(value: str) -> str | None:
+    """``--high-band``'s value as ``VQDenoise`` takes it (``none``: no stage)."""
+    return None if value == "none" else value
 
 
 def fatal(message: str) -> int:
@@ -121,7 +126,8 @@ def _denoise(args: argparse.Namespace) -> int:
     from vqdsp.audio.files import process_file
 
     try:
-        effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device, threads=args.threads)
+        effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
+                           threads=args.threads, high_band=high_band_arg(args.high_band))
         target.parent.mkdir(parents=True, exist_ok=True)
         process_file(effect, source, target, overwrite=overwrite)
     except (OSError, ValueError) as err:
@@ -137,6 +143,8 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help=f"output file; its extension picks the format ({', '.join(WRITABLE)}) "
                    f"(default: INPUT.denoised.EXT beside the input; for the bundled example {EXAMPLE_OUTPUT}, replaced on every run)")
     p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default, fast (default: default)")
+    p.add_argument("--high-band", default="default", metavar="STAGE",
+                   help="stage that denoises above 4 kHz (16 kHz audio and up): default, none, or a .safetensors file")
     p.add_argument("--attenuation-limit-db", type=float, default=float("inf"),
                    help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
     p.add_argument("--mix", type=float, default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")
@@ -212,13 +220,55 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_train)
 
 
+def _train_high_band(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vqdsp.training.high_band import HighBandTrainConfig, train_high_band
+
+    base = HighBandTrainConfig()
+    cfg = HighBandTrainConfig(
+        data=args.data, out=args.out, model=args.model, validation_speakers=args.validation_speaker or [],
+        sample_rate=args.sample_rate, noise=replace(base.noise, snr_db=tuple(args.snr_db)), segments=args.segments,
+        val_segments=args.val_segments, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        speech_suppression=args.speech_suppression_weight, seed=args.seed, threads=args.threads,
+    )  # fmt: skip
+    try:
+        path = train_high_band(cfg)
+    except (ValueError, FileNotFoundError) as err:
+        return fatal(str(err))
+    print(f"high-band stage written to {path}")
+    return 0
+
+
+def _add_train_high_band(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-high-band", help="train the high-band stage (16 kHz and up) on wide-band speech",
+                       formatter_class=HelpFormatter,
+                       description="Train the stage that sets the gains above the model's Nyquist on wide-band clean speech "
+                                   "(e.g. the G.722 corpus of scripts/fetch_corpus.sh), the model frozen (needs vqdsp[train]).")
+    p.add_argument("data", nargs="+", help="folders of wide-band clean speech; each sub-folder is a speaker")
+    p.add_argument("-o", "--out", default="runs/high-band", help="run folder for the stage, its history and figure")
+    p.add_argument("-m", "--model", default="default", help="the model whose gains the stage reads (name or file)")
+    p.add_argument("--validation-speaker", action="append", help="speaker (sub-folder) to hold out; repeatable (default: 10%% of the speakers)")
+    p.add_argument("--sample-rate", type=int, default=16000, help="rate the speech is read and mixed at, in Hz")
+    p.add_argument("--snr-db", nargs=2, type=float, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
+    p.add_argument("--segments", type=int, default=3000, help="training pairs (1 s each) made before training")
+    p.add_argument("--val-segments", type=int, default=300, help="validation pairs from the held-out speakers")
+    p.add_argument("--steps", type=int, default=3000, help="optimiser steps")
+    p.add_argument("--batch-size", type=int, default=32, help="pairs per step")
+    p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (cosine-annealed to 1%%)")
+    p.add_argument("--speech-suppression-weight", type=float, default=1.0, help="extra L1 weight on suppressed speech")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.set_defaults(run=_train_high_band)
+
+
 # -- eval -------------------------------------------------------------------------------------
 def _eval(args: argparse.Namespace) -> int:
     from vqdsp.evaluation.evaluate import NoiseRecipe, evaluate
     from vqdsp.evaluation.systems import build_systems
 
     try:
-        systems, notes = build_systems(args.systems, args.model)
+        systems, notes = build_systems(args.systems, args.model, [high_band_arg(h) for h in args.high_band or ["default"]])
         for note in notes:
             print(f"vqdsp: note: {note}")
         recipe = None if args.noisy else NoiseRecipe(tuple(args.noise), tuple(args.snr_db), args.seed)
@@ -250,6 +300,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--systems", nargs="+", default=list(EVAL_SYSTEMS), choices=EVAL_SYSTEMS,
                    help="systems to compare (default: all; a missing optional one is skipped)")
     p.add_argument("-m", "--model", action="append", help="model .safetensors for 'model' (default: the shipped one); repeatable")
+    p.add_argument("--high-band", action="append", metavar="STAGE",
+                   help="high-band stage for 'model' (default, none, or a .safetensors file); repeatable: one system per model and stage (default: default)")
     p.add_argument("--limit", type=int, help="score at most N clean files, spread over the list (default: all)")
     p.add_argument("--examples", type=int, default=3, help="examples to save as WAVs and spectrogram figures")
     p.add_argument("--sample-rate", type=int, default=8000, help="rate to read, denoise and score at, in Hz")
@@ -349,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_master(sub)
     _add_eval(sub)
     _add_train(sub)
+    _add_train_high_band(sub)
     return parser
 
 

@@ -2,10 +2,12 @@
 
 The model always runs at its own rate. At another sample rate its time-frequency gain is mapped
 onto the STFT of the audio at the audio's own rate (same frame times, same frequency
-resolution), so the band above the model's Nyquist is kept; there it gets the gain the model
-gave the top of its band (2-4 kHz at 8 kHz), i.e. it is attenuated where the model found noise
-and kept where it found speech. Each rate's STFT is computed once per segment (at the model's
-rate the model's own STFT is the one the gain is applied to).
+resolution), so the band above the model's Nyquist is kept. There, at 16 kHz and more, a
+high-band stage (:mod:`vqdsp.model.high_band`) gives it learned gains; without one (or below
+16 kHz) it gets the gain the model gave the top of its band (2-4 kHz at 8 kHz), i.e. it is
+attenuated where the model found noise and kept where it found speech. Each rate's STFT is
+computed once per segment (at the model's rate the model's own STFT is the one the gain is
+applied to).
 
 Streaming, channel layout, mix and latency belong to :class:`~vqdsp.audio.effect.VQDenoise`.
 """
@@ -20,8 +22,9 @@ from typing import cast
 import numpy as np
 import torch
 
-from vqdsp.audio.stft import istft, log_magnitude, resample, stft
+from vqdsp.audio.stft import fit_length, istft, log_magnitude, resample, stft
 from vqdsp.model.config import StftConfig
+from vqdsp.model.high_band import HighBandNet
 
 HIGH_BAND_REFERENCE = 0.5  # the model's top band, from this fraction of its Nyquist up, sets the gain above it
 
@@ -37,13 +40,24 @@ class Denoiser:
         attenuation_limit_db: the deepest suppression allowed, in dB (None: the model's own).
         batch_size: segments per forward pass; small batches keep the activations in cache (4 measured fastest).
         workers: FFT threads.
+        high_band: the stage that sets the gains above the model's Nyquist for audio at
+            ``high_band.config.min_sample_rate`` (16 kHz) or more; None: the model's top-band gain there.
     """
 
-    def __init__(self, model: torch.nn.Module, attenuation_limit_db: float | None = None, batch_size: int = 4, workers: int = 1) -> None:
+    def __init__(
+        self, model: torch.nn.Module, attenuation_limit_db: float | None = None, batch_size: int = 4, workers: int = 1,
+        high_band: HighBandNet | None = None,
+    ) -> None:
         prepare = getattr(model, "for_inference", None)
         self.model = prepare() if callable(prepare) else model.eval()
         # any module with a ``config`` (a ModelConfig, or one like it): nn.Module's __getattr__ types it as Tensor | Module
         self.model_stft: StftConfig = cast(StftConfig, model.config.stft)
+        if high_band is not None and high_band.config.model_stft != self.model_stft:
+            raise ValueError(
+                f"the high-band stage was trained for a model with transform {high_band.config.model_stft}, "
+                f"this model has {self.model_stft}"
+            )
+        self.high_band = high_band.eval() if high_band is not None else None
         self.attenuation_limit_db = attenuation_limit_db
         self.batch_size = batch_size
         self.workers = workers
@@ -61,12 +75,15 @@ class Denoiser:
         """The model's transform scaled to ``sample_rate``: same window duration and hop in seconds."""
         return _scaled_stft(self.model_stft, sample_rate)
 
+    @property
+    def log_gain_floor(self) -> float:
+        """The deepest natural-log gain allowed (``-inf``: no attenuation limit)."""
+        return -math.inf if self.attenuation_limit_db is None else -self.attenuation_limit_db * math.log(10) / 20
+
     @torch.inference_mode()
     def log_gains(self, log_mag: np.ndarray) -> np.ndarray:
         """The model's log-gain ``[N, F, T]`` for log-magnitudes ``[N, F, T]`` at the model's rate, in batches."""
-        floor = -math.inf
-        if self.attenuation_limit_db is not None:
-            floor = -self.attenuation_limit_db * math.log(10) / 20
+        floor = self.log_gain_floor
         gains = []
         for start in range(0, len(log_mag), self.batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(log_mag[start : start + self.batch_size])).to(self.device)
@@ -94,17 +111,26 @@ class Denoiser:
             spec *= np.exp(np.tile(log_gain, (channels, 1, 1)) if link else log_gain)
             return istft(spec, length, self.model_stft, self.workers).reshape(segments.shape)
         model_in = segments.mean(axis=0) if link else flat
-        model_in = _fit_length(resample(model_in, sample_rate, rate), self.model_stft.segment_samples)
+        model_in = fit_length(resample(model_in, sample_rate, rate), self.model_stft.segment_samples)
         log_gain = self.log_gains(log_magnitude(stft(model_in, self.model_stft, self.workers), self.model_stft))
         cfg = self.stft_at(sample_rate)
-        out = np.empty_like(flat)
-        for i, segment in enumerate(flat):
-            spec = stft(segment, cfg, self.workers)  # [F', T']
-            spec *= np.exp(self._map_gain(log_gain[i % count if link else i], cfg, spec.shape))
-            out[i] = istft(spec, length, cfg, self.workers)
-        return out.reshape(segments.shape)
+        stage = self.high_band if self.high_band is not None and sample_rate >= self.high_band.config.min_sample_rate else None
+        out = np.empty_like(segments)
+        for n in range(count):  # linked: one gain for the channels of segment n; else one per channel
+            specs = [stft(segments[c, n], cfg, self.workers) for c in range(channels)]  # each [F', T']
+            gains = []
+            for c in [0] if link else range(channels):
+                gain = self.map_gain(log_gain[n if link else c * count + n], cfg, specs[c].shape)
+                if stage is not None:  # linked: the stage reads the channels' mean power, through a spectrum of its magnitude
+                    spec = np.sqrt(np.mean([np.abs(s) ** 2 for s in specs], axis=0)) if link else specs[c]
+                    stage.set_log_gain(spec, gain, cfg, self.log_gain_floor)
+                gains.append(np.exp(gain))
+            for c, spec in enumerate(specs):
+                spec *= gains[0 if link else c]
+                out[c, n] = istft(spec, length, cfg, self.workers)
+        return out
 
-    def _map_gain(self, log_gain: np.ndarray, cfg: StftConfig, shape: tuple[int, int]) -> np.ndarray:
+    def map_gain(self, log_gain: np.ndarray, cfg: StftConfig, shape: tuple[int, int]) -> np.ndarray:
         """Resample a model log-gain ``[..., F, T]`` onto the ``[F', T']`` grid of ``cfg``."""
         lo, hi, frac, flo, fhi, ffrac, inside, top = _gain_grid(self.model_stft, cfg, log_gain.shape[-1], shape)
         g_t = log_gain[..., lo] * (1 - frac) + log_gain[..., hi] * frac  # [..., F, T']
@@ -144,9 +170,3 @@ def _gain_grid(model: StftConfig, cfg: StftConfig, frames: int, shape: tuple[int
     fhi = np.minimum(flo + 1, len(model_freqs) - 1)
     ffrac = (f_idx - flo).astype(np.float32)[:, None]
     return lo, hi, frac, flo, fhi, ffrac, inside, top
-
-
-def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:
-    if audio.shape[-1] >= length:
-        return audio[..., :length]
-    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])])

@@ -23,6 +23,8 @@ from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.framing import SegmentStream
 from vqdsp.audio.stft import check_audio
 from vqdsp.model.checkpoint import load_model
+from vqdsp.model.config import StftConfig
+from vqdsp.model.high_band import HighBandError, HighBandNet, load_high_band
 
 BUFFER_SIZE = 8192
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
@@ -56,8 +58,9 @@ class VQDenoise:
     ``channels``) is used as the hint; without one the smaller dimension is taken as channels.
 
     The model runs at its own rate (8 kHz for the default); at other rates its time-frequency
-    gain is applied to the audio at its own rate, so the band above the model's Nyquist is kept
-    (and attenuated only where the model found noise).
+    gain is applied to the audio at its own rate, so the band above the model's Nyquist is kept.
+    There, from 16 kHz up, the high-band stage gives it learned gains (see ``high_band``); below
+    16 kHz it gets the gain of the model's top band.
 
     With ``reset=False`` the effect streams: chunks of any size give the one-shot output delayed
     by :meth:`latency_at` samples, in memory bounded by the chunk size. With ``reset=True`` (the
@@ -89,6 +92,11 @@ class VQDenoise:
             image stays put, and C channels cost what one does).
         channels: channel count of the input; None: read from each stream's first array.
             Set it to stream chunks with fewer samples than channels (e.g. one frame at a time).
+        high_band: the stage that denoises above the model's Nyquist (4 kHz) in audio at 16 kHz or
+            more: ``"default"`` (the shipped stage, used with models of the shipped transform; others
+            run without it), a ``.safetensors`` file (its ``.json`` beside it), a loaded
+            :class:`~vqdsp.model.high_band.HighBandNet`, or None (the model's top-band gain is held
+            up to Nyquist, as in vqdsp 0.1).
     """
 
     is_effect = True
@@ -104,6 +112,7 @@ class VQDenoise:
         threads: int = 1,
         channel_mode: str = "independent",
         channels: int | None = None,
+        high_band: str | os.PathLike | HighBandNet | None = "default",
     ) -> None:
         self._denoiser: Denoiser | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -115,7 +124,8 @@ class VQDenoise:
         self.channel_mode = channel_mode
         self.channels = channels
         self._device = _check_device(device)
-        self.model = model
+        self._high_band_source: str | os.PathLike | HighBandNet | None = high_band
+        self.model = model  # also loads the high-band stage
 
     # -- parameters -------------------------------------------------------------------------
     @property
@@ -164,6 +174,31 @@ class VQDenoise:
         self._denoiser = Denoiser(loaded, attenuation_limit_db=limit)
         _mark_torch_started()
         self._model_source = source
+        self.high_band = self._high_band_source  # again: the stage must fit the new model
+        self.reset()
+
+    @property
+    def high_band(self) -> str | HighBandNet | None:
+        """The high-band stage's source: ``"default"``, a file path, the stage itself if given loaded, or None."""
+        source = self._high_band_source
+        return source if source is None or isinstance(source, (str, HighBandNet)) else str(source)
+
+    @high_band.setter
+    def high_band(self, value: str | os.PathLike | HighBandNet | None) -> None:
+        assert self._denoiser is not None  # the model is loaded first
+        model_stft = self._denoiser.model_stft
+        stage: HighBandNet | None
+        if value is None or isinstance(value, HighBandNet):
+            stage = value
+        elif isinstance(value, str) and value == "default" and not Path(value).exists():
+            stage = load_high_band(None) if model_stft == StftConfig() else None  # other transforms run without it
+        else:
+            value = Path(value)
+            stage = load_high_band(value, model_stft)
+        if stage is not None and stage.config.model_stft != model_stft:
+            raise HighBandError(f"the high-band stage was trained for a model with transform {stage.config.model_stft}, this model has {model_stft}")
+        self._denoiser.high_band = None if stage is None else stage.to(self._device).eval()
+        self._high_band_source = value
         self.reset()
 
     @property
@@ -176,6 +211,8 @@ class VQDenoise:
         self._device = _check_device(value)
         if self._denoiser is not None:
             self._denoiser.model.to(self._device)
+            if self._denoiser.high_band is not None:
+                self._denoiser.high_band.to(self._device)
 
     @property
     def threads(self) -> int:
@@ -219,6 +256,7 @@ class VQDenoise:
         return MappingProxyType({
             "attenuation_limit_db": self.attenuation_limit_db, "mix": self.mix, "model": self.model,
             "device": self.device, "threads": self.threads, "channel_mode": self.channel_mode, "channels": self.channels,
+            "high_band": self.high_band,
         })
 
     @property

@@ -113,3 +113,10 @@ def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
         return audio
     ratio = Fraction(rate_out, rate_in).limit_denominator(1000)
     return scipy.signal.resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+
+
+def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
+    """``audio`` cropped or zero-padded on its last axis to ``length`` samples (resampling may miss by a few)."""
+    if audio.shape[-1] >= length:
+        return audio[..., :length]
+    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])])

@@ -57,15 +57,20 @@ class ModelDenoiser:
         path: ``.safetensors`` model with its ``.json`` beside it, or a run folder.
         name: label in reports (default: ``vqdsp`` for the shipped model, else the file's name).
         attenuation_limit_db: the deepest suppression allowed, in dB (None: the model's own).
+        high_band: the high-band stage (``VQDenoise``'s ``high_band``: ``"default"``, a file, or None);
+            any but the default is named in the label.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, name: str | None = None, attenuation_limit_db: float | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike | None = None, name: str | None = None, attenuation_limit_db: float | None = None,
+        high_band: str | os.PathLike | None = "default",
+    ) -> None:
         from vqdsp.audio.effect import VQDenoise
 
         self.path = Path(path) if path is not None else None
-        self.name = name or model_label(self.path)
+        self.name = name or model_label(self.path) + high_band_label(high_band)
         limit = math.inf if attenuation_limit_db is None else attenuation_limit_db
-        self.effect = VQDenoise(attenuation_limit_db=limit, model=self.path)
+        self.effect = VQDenoise(attenuation_limit_db=limit, model=self.path, high_band=high_band)
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         return self.effect(np.asarray(audio, dtype=np.float32), sample_rate)
@@ -80,6 +85,13 @@ def model_label(path: Path | None) -> str:
         return "vqdsp"
     stem = path.name if path.is_dir() else path.stem
     return f"vqdsp:{path.parent.name if stem == 'model' else stem}"
+
+
+def high_band_label(high_band: str | os.PathLike | None) -> str:
+    """What a model's label gets for its high-band stage: nothing for the default one."""
+    if high_band is None:
+        return " (no high band)"
+    return "" if high_band == "default" else f" (high band {Path(high_band).stem})"
 
 
 class NoiseReduce:
@@ -184,12 +196,16 @@ def _fit(audio: np.ndarray, length: int) -> np.ndarray:
     return audio[:length] if len(audio) >= length else np.pad(audio, (0, length - len(audio)))
 
 
-def build_systems(names: list[str] | tuple[str, ...] = SYSTEMS, models: list[str | os.PathLike] | None = None) -> tuple[list[System], list[str]]:
+def build_systems(
+    names: list[str] | tuple[str, ...] = SYSTEMS, models: list[str | os.PathLike] | None = None,
+    high_bands: list[str | os.PathLike | None] | None = None,
+) -> tuple[list[System], list[str]]:
     """Systems by name (see :data:`SYSTEMS`), and notes on optional ones that were skipped.
 
     Args:
         names: which systems, in report order; ``model`` stands for every entry of ``models``.
         models: checkpoints for ``model`` (default: the shipped model).
+        high_bands: high-band stages each model runs with, one system per pair (default: the shipped stage).
     """
     systems: list[System] = []
     notes: list[str] = []
@@ -198,7 +214,7 @@ def build_systems(names: list[str] | tuple[str, ...] = SYSTEMS, models: list[str
             systems.append(Passthrough())
         elif name == "model":
             paths: list[str | os.PathLike | None] = list(models) if models else [None]  # None: the shipped model
-            systems.extend(ModelDenoiser(p) for p in paths)
+            systems.extend(ModelDenoiser(p, high_band=h) for p in paths for h in (high_bands or ["default"]))
         elif name in PEERS:
             try:
                 systems.append({"noisereduce": NoiseReduce, "rnnoise": RNNoise, "deepfilternet3": DeepFilterNet3}[name]())

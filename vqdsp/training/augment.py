@@ -16,18 +16,12 @@ import numpy as np
 import scipy.signal
 import soundfile as sf
 
-from vqdsp.audio.stft import resample
+from vqdsp.audio.stft import fit_length, resample
 
 CODECS = ("gsm", "ulaw", "alaw")
 _SUBTYPES = {"gsm": "GSM610", "ulaw": "ULAW", "alaw": "ALAW"}
 GSM_RATE = 8000
 
-
-def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:
-    """``audio`` cropped or zero-padded on its last axis to ``length`` samples."""
-    if audio.shape[-1] >= length:
-        return audio[..., :length]
-    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])])
 
 
 def speed(audio: np.ndarray, factor: float) -> np.ndarray:
@@ -51,9 +45,9 @@ def speed(audio: np.ndarray, factor: float) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     length = round(audio.shape[-1] / factor)
     if ratio == 1:
-        return _fit_length(audio.copy(), length)
+        return fit_length(audio.copy(), length)
     out = scipy.signal.resample_poly(audio, ratio.denominator, ratio.numerator, axis=-1)
-    return _fit_length(out, length).astype(np.float32)
+    return fit_length(out, length).astype(np.float32)
 
 
 def _check_freq(freq_hz: float, sample_rate: int, what: str = "frequency") -> None:
@@ -285,7 +279,7 @@ def codec_round_trip(audio: np.ndarray, sample_rate: int, codec: str) -> np.ndar
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(x, -1, 1), rate, format="WAV", subtype=_SUBTYPES[codec])
     buffer.seek(0)
-    decoded = _fit_length(sf.read(buffer, dtype="float32")[0], len(x))
+    decoded = fit_length(sf.read(buffer, dtype="float32")[0], len(x))
     if rate != sample_rate:
-        decoded = _fit_length(resample(decoded, rate, sample_rate), len(audio))
+        decoded = fit_length(resample(decoded, rate, sample_rate), len(audio))
     return decoded.astype(np.float32)

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from vqdsp.audio.denoiser import Denoiser
+from vqdsp.audio.effect import VQDenoise
+from vqdsp.audio.framing import flush_padding
+from vqdsp.model.checkpoint import load_model
+from vqdsp.model.config import StftConfig
+from vqdsp.model.high_band import (
+    SHIPPED_HIGH_BAND,
+    HighBandConfig,
+    HighBandError,
+    HighBandNet,
+    band_layout,
+    erb_edges,
+    load_high_band,
+    save_high_band,
+)
+from vqdsp.training.high_band import HighBandTrainConfig, train_high_band
+
+from utils import speech_like, wideband_speech_like
+
+RATES = (16000, 44100, 48000)
+FIXTURE = Path(__file__).parent / "fixtures" / "wideband_speech.flac"
+"""4 s of real 16 kHz speech (a held-out speaker of the G.722 corpus; see the README's *Data and licences*)."""
+
+
+def real_speech(rate: int) -> np.ndarray:
+    from vqdsp.audio.stft import resample
+
+    audio, source_rate = sf.read(FIXTURE, dtype="float32")
+    return resample(audio, source_rate, rate)
+
+
+def band_energies_db(audio: np.ndarray, rate: int, edges: np.ndarray) -> np.ndarray:
+    freqs = np.fft.rfftfreq(len(audio), 1 / rate)
+    power = np.abs(np.fft.rfft(audio)) ** 2
+    return np.array([10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() + 1e-20) for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
+
+
+def test_erb_edges_span_the_range_and_widen_upwards() -> None:
+    edges = erb_edges(4000, 8000, 8)
+    assert edges[0] == pytest.approx(4000)
+    assert edges[-1] == pytest.approx(8000)
+    assert np.all(np.diff(np.diff(edges)) > 0)
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_the_layout_pools_every_band_and_holds_the_top_band_above_8_khz(rate: int) -> None:
+    config = HighBandConfig()
+    audio = Denoiser(load_model()).stft_at(rate)
+    layout = band_layout(config, audio)
+    freqs = np.fft.rfftfreq(audio.nperseg, 1 / rate)
+    np.testing.assert_allclose(layout.low_pool.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_allclose(layout.high_pool.sum(axis=1), 1, rtol=1e-6)
+    assert freqs[layout.split - 1] < 4000 < freqs[layout.split] + 1e-9
+    np.testing.assert_allclose(layout.spread.sum(axis=1), 1, rtol=1e-6)  # each bin: a mix of neighbouring bands
+    above_top = freqs[layout.split :] > config.top_hz
+    assert np.all(layout.spread[above_top, -1] == 1)
+
+
+def test_the_stage_needs_16_khz() -> None:
+    with pytest.raises(ValueError, match="16000 Hz or more"):
+        band_layout(HighBandConfig(), replace(StftConfig(), sample_rate=12000, nperseg=778, noverlap=732))
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_an_untrained_stage_is_the_old_rule(rate: int) -> None:
+    """Its output layer starts at zero, so it gives the model's top-band gain above 4 kHz, as before."""
+    model = load_model()
+    audio = wideband_speech_like(2.0, rate) + 0.02 * np.random.default_rng(0).standard_normal(2 * rate).astype(np.float32)
+    old = VQDenoise(model=model, high_band=None)(audio, rate)
+    new = VQDenoise(model=model, high_band=HighBandNet())(audio, rate)
+    np.testing.assert_allclose(new, old, atol=1e-5)
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_the_shipped_stage_keeps_the_band_energies_of_clean_wideband_speech(rate: int) -> None:
+    clean = real_speech(rate)
+    out = VQDenoise()(clean, rate)
+    edges = erb_edges(4000, 8000, HighBandConfig().bands)
+    diff = band_energies_db(out, rate, edges) - band_energies_db(clean, rate, edges)
+    assert np.abs(diff).max() < 1.0, diff
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_the_shipped_stage_removes_noise_above_4_khz(rate: int) -> None:
+    """White noise alone is strongly attenuated in the learned bands."""
+    noise = 0.02 * np.random.default_rng(2).standard_normal(3 * rate).astype(np.float32)
+    effect = VQDenoise()
+    edges = np.array([4000.0, 8000.0])
+    gain_noise = band_energies_db(effect(noise, rate), rate, edges) - band_energies_db(noise, rate, edges)
+    assert gain_noise[0] < -6  # noise alone: strongly attenuated above 4 kHz
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_silence_stays_silent(rate: int) -> None:
+    assert not np.any(VQDenoise()(np.zeros((2, rate), np.float32), rate))
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_streaming_equals_one_shot_with_the_stage(rate: int) -> None:
+    rng = np.random.default_rng(3)
+    speech = real_speech(rate)[: int(2.5 * rate)]
+    audio = np.stack([speech, speech[::-1]]) + 0.01 * rng.standard_normal((2, len(speech))).astype(np.float32)
+    effect = VQDenoise()
+    assert effect._denoiser is not None
+    assert effect._denoiser.high_band is not None
+    one_shot = effect(audio, rate)
+    latency = effect.latency_at(rate)
+    padded = np.concatenate([audio, flush_padding(audio, latency)], axis=1)
+    chunks = [effect.process(padded[:, i : i + 7777], rate, reset=False) for i in range(0, padded.shape[1], 7777)]
+    streamed = np.concatenate(chunks, axis=1)[:, latency : latency + audio.shape[1]]
+    np.testing.assert_allclose(streamed, one_shot, atol=1e-5)
+
+
+def test_linked_channels_share_the_stages_gain() -> None:
+    rate = 48000
+    audio = wideband_speech_like(2.0, rate)[None].repeat(2, 0)
+    audio[1] *= 0.5
+    out = VQDenoise(channel_mode="linked")(audio, rate)
+    np.testing.assert_allclose(out[1], 0.5 * out[0], atol=1e-6)
+
+
+def test_the_attenuation_limit_holds_above_4_khz() -> None:
+    rate = 16000
+    noise = 0.05 * np.random.default_rng(4).standard_normal(2 * rate).astype(np.float32)
+    out = VQDenoise(attenuation_limit_db=6.0)(noise, rate)
+    edges = np.array([4500.0, 7500.0])
+    assert band_energies_db(out, rate, edges)[0] - band_energies_db(noise, rate, edges)[0] > -6.5
+
+
+def test_without_a_stage_the_model_still_runs_and_8_khz_is_untouched() -> None:
+    audio = speech_like(2.0, 8000) + 0.02 * np.random.default_rng(5).standard_normal(16000).astype(np.float32)
+    np.testing.assert_array_equal(VQDenoise()(audio, 8000), VQDenoise(high_band=None)(audio, 8000))
+    wide = wideband_speech_like(1.5, 16000)
+    assert np.isfinite(VQDenoise(high_band=None)(wide, 16000)).all()
+
+
+def test_a_model_of_another_transform_runs_without_the_default_stage() -> None:
+    from utils import identity_model
+
+    model = identity_model()  # a tiny model of the shipped transform gets the stage ...
+    assert VQDenoise(model=model).high_band == "default"
+    other = identity_model(replace(model.config, stft=replace(model.config.stft, log_floor=1e-5)))
+    effect = VQDenoise(model=other)  # ... one of another transform runs without it
+    assert effect._denoiser is not None
+    assert effect._denoiser.high_band is None
+
+
+def test_stage_files_round_trip_and_bad_ones_are_named(tmp_path: Path) -> None:
+    net = HighBandNet()
+    with torch.no_grad():
+        net.out.weight.normal_()
+    path = save_high_band(net, tmp_path / "stage.safetensors", trained_with="default")
+    loaded = load_high_band(path, StftConfig())
+    for (name, a), b in zip(net.state_dict().items(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    with pytest.raises(FileNotFoundError, match="high_band=None"):
+        load_high_band(tmp_path / "missing.safetensors")
+    with pytest.raises(HighBandError, match="trained for a model with transform"):
+        load_high_band(path, replace(StftConfig(), nperseg=511))
+    with pytest.raises(HighBandError, match="trained for a model with transform"):
+        VQDenoise(model=load_model(), high_band=HighBandNet(HighBandConfig(model_stft=replace(StftConfig(), nperseg=511))))
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(path.read_bytes())
+    bad.with_suffix(".json").write_text(json.dumps({**json.loads(path.with_suffix(".json").read_text()), "channels": 16}))
+    with pytest.raises(HighBandError, match="does not match its config"):
+        load_high_band(bad)
+    bad.with_suffix(".json").write_text("{not json")
+    with pytest.raises(HighBandError, match="not a valid high-band config"):
+        load_high_band(bad)
+    bad.with_suffix(".json").unlink()
+    with pytest.raises(HighBandError, match="pair"):
+        load_high_band(bad)
+    model_file = tmp_path / "model.safetensors"
+    model_file.write_bytes(b"\x00" * 64)
+    model_file.with_suffix(".json").write_text(path.with_suffix(".json").read_text())
+    with pytest.raises(HighBandError, match="not a readable safetensors file|not a vqdsp high-band stage"):
+        load_high_band(model_file)
+
+
+def test_the_shipped_stage_loads_offline_and_fits_the_shipped_models() -> None:
+    stage = load_high_band()
+    assert SHIPPED_HIGH_BAND.is_file()
+    assert SHIPPED_HIGH_BAND.with_suffix(".json").is_file()
+    for name in ("default", "fast"):
+        assert stage.config.model_stft == load_model(name).config.stft
+
+
+def test_training_the_stage_lowers_its_loss(tmp_path: Path) -> None:
+    rate = 16000
+    root = tmp_path / "corpus"
+    for speaker in ("a", "b", "c"):
+        (root / speaker).mkdir(parents=True)
+        for i in range(2):
+            sf.write(root / speaker / f"{i}.wav", wideband_speech_like(2.0, rate, seed=ord(speaker) + i), rate)
+    cfg = HighBandTrainConfig(
+        data=[str(root)], out=str(tmp_path / "run"), validation_speakers=["c"], segments=48, val_segments=16,
+        steps=60, batch_size=8, lr=5e-3, threads=1,
+    )
+    path = train_high_band(cfg)
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert min(h["val_loss"] for h in history[1:]) < history[0]["val_loss"]  # better than the old rule it starts as
+    assert load_high_band(path, StftConfig()).config.model_stft == StftConfig()
+    assert (tmp_path / "run" / "loss.png").is_file()
+    with pytest.raises(ValueError, match="16000 Hz or more"):
+        train_high_band(replace(cfg, sample_rate=8000, out=str(tmp_path / "low")))

@@ -1,0 +1,284 @@
+"""The high-band stage: learned gains from the model's Nyquist (4 kHz) up, for audio at 16 kHz and more.
+
+The 8 kHz model sees nothing above 4 kHz. For wide-band audio this stage predicts, per STFT frame
+of the audio at its own rate, a gain for each of ``bands`` ERB-spaced bands between the model's
+Nyquist and ``top_hz`` (8 kHz). Its inputs are the band log-powers of the noisy audio (below and
+above 4 kHz) and the 8 kHz model's log-gain pooled into the low bands: what the model decided
+about the speech tells the stage where speech is, and the high band's own energies tell it how
+much noise lies there. It learns a correction to the old rule (the model's 2-4 kHz gain held up
+to Nyquist), which it starts from.
+
+Above ``top_hz`` no real speech exists in the training corpus (G.722 prompts stop at 8 kHz), so
+the gain of the top band (about 7-8 kHz) is held up to Nyquist: speech energy above 8 kHz
+(fricatives, breath) comes with energy at 6-8 kHz, and where the stage finds only noise there the
+whole top is attenuated as one. The 8 kHz path (and audio at less than 2 x ``top_hz``) is not
+touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from vqdsp.atomic import atomic_write
+from vqdsp.model.config import StftConfig
+
+HIGH_BAND_FORMAT = "vqdsp-high-band/1"
+MODELS_DIR = Path(__file__).parents[1] / "models"
+SHIPPED_HIGH_BAND = MODELS_DIR / "high_band.safetensors"
+BASELINE_FROM = 0.5  # the old rule: the model's gain from this fraction of its Nyquist up, averaged
+
+
+class HighBandError(ValueError):
+    """A file that is not a vqdsp high-band stage, or one that does not fit its config or the model."""
+
+
+@dataclass(frozen=True)
+class HighBandConfig:
+    """Sizes of the high-band stage and the 8 kHz model transform it was trained with.
+
+    Args:
+        model_stft: the transform of the model whose gain the stage reads (its rate is the split).
+        bands: ERB-spaced bands between the model's Nyquist and ``top_hz``, each with its own gain.
+        low_bands: ERB-spaced bands below the model's Nyquist that the inputs are pooled into.
+        top_hz: upper edge of the learned bands; above it the top band's gain is held.
+        channels: width of the temporal convolutions.
+        kernel: frames seen by each convolution (odd).
+        layers: convolutions before the output layer.
+        max_attenuation_db: the deepest gain the stage gives.
+    """
+
+    model_stft: StftConfig = field(default_factory=StftConfig)
+    bands: int = 8
+    low_bands: int = 8
+    top_hz: float = 8000.0
+    channels: int = 32
+    kernel: int = 5
+    layers: int = 3
+    max_attenuation_db: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("bands", "low_bands", "channels", "kernel", "layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if self.kernel % 2 == 0:
+            raise ValueError(f"kernel must be odd (frames centred on each frame), got {self.kernel}")
+        if not self.top_hz > self.split_hz:
+            raise ValueError(f"top_hz must lie above the model's Nyquist {self.split_hz:g} Hz, got {self.top_hz}")
+        if not self.max_attenuation_db > 0:
+            raise ValueError(f"max_attenuation_db must be > 0, got {self.max_attenuation_db}")
+
+    @property
+    def split_hz(self) -> float:
+        """The model's Nyquist: below it the model's own gain is used."""
+        return self.model_stft.sample_rate / 2
+
+    @property
+    def min_sample_rate(self) -> int:
+        """Audio below this rate keeps the old rule: its band above the split does not reach ``top_hz``."""
+        return math.ceil(2 * self.top_hz)
+
+    @property
+    def inputs(self) -> int:
+        return 2 * self.low_bands + self.bands
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> HighBandConfig:
+        if not isinstance(data, dict):
+            raise ValueError(f"a high-band config is a JSON object, got {type(data).__name__}")
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown high-band config keys {sorted(unknown)}")
+        values = dict(data)
+        if "model_stft" in values:
+            values["model_stft"] = StftConfig(**values["model_stft"])
+        return cls(**values)
+
+
+def erb_edges(low_hz: float, high_hz: float, count: int) -> np.ndarray:
+    """``count + 1`` band edges in Hz, equally spaced on the ERB-rate scale (Glasberg & Moore)."""
+    low, high = 21.4 * np.log10(1 + 0.00437 * np.array([low_hz, high_hz]))
+    erb = np.linspace(low, high, count + 1)
+    return (10 ** (erb / 21.4) - 1) / 0.00437
+
+
+@dataclass(frozen=True)
+class BandLayout:
+    """Where the stage's bands fall on one audio STFT (see :func:`band_layout`).
+
+    Attributes:
+        split: first bin above the model's Nyquist: the stage sets bins ``split:``.
+        used: bins ``:used`` (up to ``top_hz``) are all the inputs are pooled from.
+        low_pool: ``[low_bands, used]`` averaging matrix of the bins below the split.
+        high_pool: ``[bands, used]`` averaging matrix of the bins from the split to ``top_hz``.
+        baseline_pool: ``[used]`` averaging weights of the old rule's bins (the model's upper half).
+        spread: ``[F - split, bands]`` band gain -> bin gain: linear between band centres, flat
+            outside them (so the top band's gain is held above ``top_hz``).
+    """
+
+    split: int
+    used: int
+    low_pool: np.ndarray
+    high_pool: np.ndarray
+    baseline_pool: np.ndarray
+    spread: np.ndarray
+
+
+@lru_cache(maxsize=16)
+def band_layout(config: HighBandConfig, audio: StftConfig) -> BandLayout:
+    """The stage's pooling and spreading matrices for spectrograms of ``audio``'s transform."""
+    if audio.sample_rate < config.min_sample_rate:
+        raise ValueError(f"the high-band stage needs audio at {config.min_sample_rate} Hz or more, got {audio.sample_rate}")
+    freqs = np.fft.rfftfreq(audio.nperseg, 1 / audio.sample_rate)
+    model_top = np.fft.rfftfreq(config.model_stft.nperseg, 1 / config.model_stft.sample_rate)[-1]
+    split, used = int(np.searchsorted(freqs, model_top, side="right")), int(np.searchsorted(freqs, config.top_hz, side="right"))
+    freqs_used = freqs[:used]
+
+    def pool(edges: np.ndarray, inside: np.ndarray) -> np.ndarray:
+        matrix = np.zeros((len(edges) - 1, used), np.float32)
+        for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+            members = inside & (freqs_used >= lo) & ((freqs_used < hi) if b < len(edges) - 2 else (freqs_used <= hi))
+            if not members.any():  # narrower than a bin: the nearest bin stands for it
+                members = np.zeros_like(inside)
+                members[np.argmin(np.abs(freqs_used - (lo + hi) / 2))] = True
+            matrix[b, members] = 1 / members.sum()
+        return matrix
+
+    below = np.arange(used) < split
+    low_edges = erb_edges(0.0, config.split_hz, config.low_bands)
+    high_edges = erb_edges(config.split_hz, config.top_hz, config.bands)
+    base = below & (freqs_used >= BASELINE_FROM * config.split_hz)
+    centres = (high_edges[:-1] + high_edges[1:]) / 2
+    spread = np.stack([np.interp(freqs[split:], centres, np.eye(config.bands)[b]) for b in range(config.bands)], axis=1)
+    return BandLayout(
+        split, used, pool(low_edges, below), pool(high_edges, ~below), (base / base.sum()).astype(np.float32), spread.astype(np.float32)
+    )
+
+
+LOG_POWER_FLOOR = 1e-12
+
+
+def stage_inputs(power: np.ndarray, log_gain: np.ndarray, layout: BandLayout) -> tuple[np.ndarray, np.ndarray]:
+    """The stage's inputs for one or more spectrograms: ``(features [..., C, T], baseline [..., T])``.
+
+    Args:
+        power: ``|STFT|^2`` of the noisy audio at its own rate, ``[..., F, T]`` (bins ``:layout.used`` suffice).
+        log_gain: the model's log-gain mapped onto the same grid, ``[..., F, T]`` (bins above the split are ignored).
+        layout: from :func:`band_layout` for this transform.
+
+    Band log-powers are taken relative to the mean low-band log-power of the spectrogram, so the
+    stage does not depend on the recording's level.
+    """
+    power, log_gain = power[..., : layout.used, :], log_gain[..., : layout.used, :]
+    low = np.log(layout.low_pool @ power + LOG_POWER_FLOOR)
+    high = np.log(layout.high_pool @ power + LOG_POWER_FLOOR)
+    level = low.mean(axis=(-2, -1), keepdims=True)
+    gain = layout.low_pool @ log_gain
+    baseline = layout.baseline_pool @ log_gain
+    return np.concatenate([low - level, high - level, gain], axis=-2).astype(np.float32), baseline.astype(np.float32)
+
+
+class HighBandNet(nn.Module):
+    """Band log-gains above the split from :func:`stage_inputs`: temporal convolutions, a correction to the baseline."""
+
+    def __init__(self, config: HighBandConfig = HighBandConfig()) -> None:
+        super().__init__()
+        self.config = config
+        layers: list[nn.Module] = []
+        width = config.inputs
+        for _ in range(config.layers):
+            layers += [nn.Conv1d(width, config.channels, config.kernel, padding=config.kernel // 2), nn.ReLU()]
+            width = config.channels
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Conv1d(width, config.bands, 1)
+        nn.init.zeros_(self.out.weight)  # starts as the old rule
+        nn.init.zeros_(cast(torch.Tensor, self.out.bias))
+
+    def forward(self, features: torch.Tensor, baseline: torch.Tensor) -> torch.Tensor:
+        """``features [B, C, T]``, ``baseline [B, T]`` -> band log-gains ``[B, bands, T]`` (natural log, <= 0)."""
+        floor = -self.config.max_attenuation_db * math.log(10) / 20
+        return (baseline.unsqueeze(1) + self.out(self.body(features))).clamp(floor, 0.0)
+
+    @torch.inference_mode()
+    def set_log_gain(self, spec: np.ndarray, log_gain: np.ndarray, audio: StftConfig, floor: float = -math.inf) -> np.ndarray:
+        """Set the bins above the split of ``log_gain [F, T]`` (the model's, mapped onto the grid of
+        ``spec [F, T]``, the noisy STFT at ``audio``'s rate) to the stage's gains, in place; returns it.
+
+        ``floor``: the deepest log-gain allowed (an attenuation limit).
+        """
+        layout = band_layout(self.config, audio)
+        used = spec[: layout.used]
+        features, baseline = stage_inputs(used.real**2 + used.imag**2, log_gain, layout)
+        device = next(self.parameters()).device
+        bands = self(torch.from_numpy(features[None]).to(device), torch.from_numpy(baseline[None]).to(device))[0]
+        np.maximum(layout.spread @ bands.float().cpu().numpy(), floor, out=log_gain[layout.split :])
+        return log_gain
+
+
+def save_high_band(net: HighBandNet, path: str | os.PathLike, trained_with: str = "") -> Path:
+    """Write the stage to ``path`` (.safetensors) and its config to the .json beside it.
+
+    ``trained_with``: the model whose gains it was trained on, kept in the file's metadata.
+    """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"high-band files end in .safetensors, got {path}")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    metadata = {"format": HIGH_BAND_FORMAT, "config": net.config.to_json(), "trained_with": trained_with}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    atomic_write(path.with_suffix(".json"), lambda tmp: tmp.write_text(net.config.to_json() + "\n"))
+    return path
+
+
+def load_high_band(path: str | os.PathLike | None = None, model_stft: StftConfig | None = None) -> HighBandNet:
+    """Load a stage saved by :func:`save_high_band` (None: the shipped one), in eval mode.
+
+    ``model_stft``: the transform of the model it will run with; a stage trained for another raises
+    :class:`HighBandError`, as does a file that is missing, not a stage, or does not fit its config.
+    """
+    path = SHIPPED_HIGH_BAND if path is None else Path(path)
+    cfg_file = path.with_suffix(".json")
+    if not path.is_file():
+        raise FileNotFoundError(f"no high-band stage at {path} (pass high_band=None to run without one)")
+    if not cfg_file.is_file():
+        raise HighBandError(f"no config {cfg_file.name} beside {path}: a high-band stage comes as a .safetensors + .json pair")
+    try:
+        config = HighBandConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as err:
+        raise HighBandError(f"{cfg_file} is not a valid high-band config: {err}") from err
+    if model_stft is not None and config.model_stft != model_stft:
+        raise HighBandError(
+            f"{path} was trained for a model with transform {config.model_stft}, this model has {model_stft}; "
+            "train a high-band stage for it (vqdsp train-high-band) or pass high_band=None"
+        )
+    net = HighBandNet(config)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            if (f.metadata() or {}).get("format") != HIGH_BAND_FORMAT:
+                raise HighBandError(f"{path} is not a vqdsp high-band stage (format {HIGH_BAND_FORMAT!r} missing)")
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as err:
+        raise HighBandError(f"{path} is not a readable safetensors file: {err}") from err
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise HighBandError(f"{path} does not match its config {cfg_file.name}: {err}") from err
+    if not all(torch.isfinite(t).all() for t in state.values()):
+        raise HighBandError(f"{path} holds NaN or Inf weights; retrain or re-export it")
+    return net.eval()
