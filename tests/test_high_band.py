@@ -214,3 +214,18 @@ def test_training_the_stage_lowers_its_loss(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "loss.png").is_file()
     with pytest.raises(ValueError, match="16000 Hz or more"):
         train_high_band(replace(cfg, sample_rate=8000, out=str(tmp_path / "low")))
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_above_8_khz_the_stage_is_never_more_open_than_the_old_rule(rate: int) -> None:
+    """Nothing above 8 kHz is learned (no training speech there): the top band's gain, capped by the old rule's."""
+    rng = np.random.default_rng(6)
+    speech = real_speech(rate)
+    noisy = speech + 0.02 * rng.standard_normal(len(speech)).astype(np.float32)
+    cfg = Denoiser(load_model()).stft_at(rate)
+    stage, old = (VQDenoise(high_band=h)(noisy, rate) for h in ("default", None))
+    from vqdsp.audio.stft import stft
+
+    above = np.fft.rfftfreq(cfg.nperseg, 1 / rate) > HighBandConfig().top_hz
+    power_stage, power_old = (np.abs(stft(x, cfg)[above]) ** 2 for x in (stage, old))
+    assert np.all(power_stage.sum(axis=0) <= power_old.sum(axis=0) * 1.05 + 1e-12)  # per frame, up to the overlap-add's smearing

@@ -9,9 +9,10 @@ much noise lies there. It learns a correction to the old rule (the model's 2-4 k
 to Nyquist), which it starts from.
 
 Above ``top_hz`` no real speech exists in the training corpus (G.722 prompts stop at 8 kHz), so
-the gain of the top band (about 7-8 kHz) is held up to Nyquist: speech energy above 8 kHz
-(fricatives, breath) comes with energy at 6-8 kHz, and where the stage finds only noise there the
-whole top is attenuated as one. The 8 kHz path (and audio at less than 2 x ``top_hz``) is not
+nothing there is learned: the gain of the top band (about 7-8 kHz) is held up to Nyquist, but
+never more open than the old rule's gain. Speech energy above 8 kHz (fricatives, breath) comes
+with energy at 6-8 kHz, so the top opens where the stage and the model both find speech and is
+attenuated as one elsewhere. The 8 kHz path (and audio at less than 2 x ``top_hz``) is not
 touched.
 """
 
@@ -129,7 +130,7 @@ class BandLayout:
         high_pool: ``[bands, used]`` averaging matrix of the bins from the split to ``top_hz``.
         baseline_pool: ``[used]`` averaging weights of the old rule's bins (the model's upper half).
         spread: ``[F - split, bands]`` band gain -> bin gain: linear between band centres, flat
-            outside them (so the top band's gain is held above ``top_hz``).
+            outside them (so the top band's gain is held above ``top_hz``, bins ``used:``).
     """
 
     split: int
@@ -228,6 +229,7 @@ class HighBandNet(nn.Module):
         device = next(self.parameters()).device
         bands = self(torch.from_numpy(features[None]).to(device), torch.from_numpy(baseline[None]).to(device))[0]
         np.maximum(layout.spread @ bands.float().cpu().numpy(), floor, out=log_gain[layout.split :])
+        np.minimum(log_gain[layout.used :], baseline, out=log_gain[layout.used :])  # above top_hz: never more open than the old rule
         return log_gain
 
 
