@@ -59,12 +59,15 @@ def test_the_layout_pools_every_band_and_holds_the_top_band_above_8_khz(rate: in
     audio = Denoiser(load_model()).stft_at(rate)
     layout = band_layout(config, audio)
     freqs = np.fft.rfftfreq(audio.nperseg, 1 / rate)
-    np.testing.assert_allclose(layout.low_pool.sum(axis=1), 1, rtol=1e-6)
-    np.testing.assert_allclose(layout.high_pool.sum(axis=1), 1, rtol=1e-6)
+    low_pool, high_pool, spread = (m.numpy() for m in (layout.low_pool, layout.high_pool, layout.spread))
+    np.testing.assert_allclose(low_pool.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_allclose(high_pool.sum(axis=1), 1, rtol=1e-6)
     assert freqs[layout.split - 1] < 4000 < freqs[layout.split] + 1e-9
-    np.testing.assert_allclose(layout.spread.sum(axis=1), 1, rtol=1e-6)  # each bin: a mix of neighbouring bands
+    assert not low_pool[:, layout.split :].any()
+    assert not high_pool[:, : layout.split].any()
+    np.testing.assert_allclose(spread.sum(axis=1), 1, rtol=1e-6)  # each bin: a mix of neighbouring bands
     above_top = freqs[layout.split :] > config.top_hz
-    assert np.all(layout.spread[above_top, -1] == 1)
+    assert np.all(spread[above_top, -1] == 1)
 
 
 def test_the_stage_needs_16_khz() -> None:

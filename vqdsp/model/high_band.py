@@ -131,14 +131,17 @@ class BandLayout:
         baseline_pool: ``[used]`` averaging weights of the old rule's bins (the model's upper half).
         spread: ``[F - split, bands]`` band gain -> bin gain: linear between band centres, flat
             outside them (so the top band's gain is held above ``top_hz``, bins ``used:``).
+
+    The matrices are float32 tensors: their products run in torch, on the caller's torch threads
+    (numpy's BLAS would start its own threads for them, 3x slower on a busy machine).
     """
 
     split: int
     used: int
-    low_pool: np.ndarray
-    high_pool: np.ndarray
-    baseline_pool: np.ndarray
-    spread: np.ndarray
+    low_pool: torch.Tensor
+    high_pool: torch.Tensor
+    baseline_pool: torch.Tensor
+    spread: torch.Tensor
 
 
 @lru_cache(maxsize=16)
@@ -167,15 +170,14 @@ def band_layout(config: HighBandConfig, audio: StftConfig) -> BandLayout:
     base = below & (freqs_used >= BASELINE_FROM * config.split_hz)
     centres = (high_edges[:-1] + high_edges[1:]) / 2
     spread = np.stack([np.interp(freqs[split:], centres, np.eye(config.bands)[b]) for b in range(config.bands)], axis=1)
-    return BandLayout(
-        split, used, pool(low_edges, below), pool(high_edges, ~below), (base / base.sum()).astype(np.float32), spread.astype(np.float32)
-    )
+    matrices = (pool(low_edges, below), pool(high_edges, ~below), (base / base.sum()).astype(np.float32), spread.astype(np.float32))
+    return BandLayout(split, used, *(torch.from_numpy(m) for m in matrices))
 
 
 LOG_POWER_FLOOR = 1e-12
 
 
-def stage_inputs(power: np.ndarray, log_gain: np.ndarray, layout: BandLayout) -> tuple[np.ndarray, np.ndarray]:
+def stage_inputs(power: torch.Tensor, log_gain: torch.Tensor, layout: BandLayout) -> tuple[torch.Tensor, torch.Tensor]:
     """The stage's inputs for one or more spectrograms: ``(features [..., C, T], baseline [..., T])``.
 
     Args:
@@ -187,12 +189,12 @@ def stage_inputs(power: np.ndarray, log_gain: np.ndarray, layout: BandLayout) ->
     stage does not depend on the recording's level.
     """
     power, log_gain = power[..., : layout.used, :], log_gain[..., : layout.used, :]
-    low = np.log(layout.low_pool @ power + LOG_POWER_FLOOR)
-    high = np.log(layout.high_pool @ power + LOG_POWER_FLOOR)
-    level = low.mean(axis=(-2, -1), keepdims=True)
+    low = torch.log(layout.low_pool @ power + LOG_POWER_FLOOR)
+    high = torch.log(layout.high_pool @ power + LOG_POWER_FLOOR)
+    level = low.mean(dim=(-2, -1), keepdim=True)
     gain = layout.low_pool @ log_gain
     baseline = layout.baseline_pool @ log_gain
-    return np.concatenate([low - level, high - level, gain], axis=-2).astype(np.float32), baseline.astype(np.float32)
+    return torch.cat([low - level, high - level, gain], dim=-2), baseline
 
 
 class HighBandNet(nn.Module):
@@ -225,11 +227,11 @@ class HighBandNet(nn.Module):
         """
         layout = band_layout(self.config, audio)
         used = spec[: layout.used]
-        features, baseline = stage_inputs(used.real**2 + used.imag**2, log_gain, layout)
+        features, baseline = stage_inputs(torch.from_numpy(used.real**2 + used.imag**2), torch.from_numpy(log_gain), layout)
         device = next(self.parameters()).device
-        bands = self(torch.from_numpy(features[None]).to(device), torch.from_numpy(baseline[None]).to(device))[0]
-        np.maximum(layout.spread @ bands.float().cpu().numpy(), floor, out=log_gain[layout.split :])
-        np.minimum(log_gain[layout.used :], baseline, out=log_gain[layout.used :])  # above top_hz: never more open than the old rule
+        bands = self(features[None].to(device), baseline[None].to(device))[0].float().cpu()
+        log_gain[layout.split :] = (layout.spread @ bands).clamp_min(floor).numpy()
+        np.minimum(log_gain[layout.used :], baseline.numpy(), out=log_gain[layout.used :])  # above top_hz: never more open than the old rule
         return log_gain
 
 

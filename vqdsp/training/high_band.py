@@ -104,9 +104,9 @@ def make_pairs(source: NoisySpeech, denoiser: Denoiser, stage: HighBandConfig, c
             spec, clean_spec = stft(noisy, cfg), stft(clean, cfg)
             gain = denoiser.map_gain(log_gain, cfg, spec.shape[-2:])
             power = spec.real**2 + spec.imag**2
-            features, baseline = stage_inputs(power, gain, layout)
-            parts["features"].append(features)
-            parts["baseline"].append(baseline)
+            features, baseline = stage_inputs(torch.from_numpy(power), torch.from_numpy(gain), layout)
+            parts["features"].append(features.numpy())
+            parts["baseline"].append(baseline.numpy())
             parts["noisy"].append(np.log(power[:, layout.split :] + LOG_POWER_FLOOR).astype(np.float16))
             clean_power = clean_spec.real**2 + clean_spec.imag**2
             parts["clean"].append(np.log(clean_power[:, layout.split :] + LOG_POWER_FLOOR).astype(np.float16))
@@ -170,7 +170,7 @@ def train_high_band(cfg: HighBandTrainConfig) -> Path:
     val_pairs = make_pairs(val_source, denoiser, stage_cfg, cfg.val_segments, np.random.default_rng(10_000 + cfg.seed), "validation pairs")
 
     net = HighBandNet(stage_cfg)
-    spread = torch.from_numpy(band_layout(stage_cfg, audio_stft).spread)
+    spread = band_layout(stage_cfg, audio_stft).spread
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps, eta_min=cfg.lr / 100)
     generator = torch.Generator().manual_seed(cfg.seed)
