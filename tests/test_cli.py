@@ -35,6 +35,19 @@ def test_denoise_keeps_rate_channels_and_format(noisy_file: Path, tmp_path: Path
     assert (info.samplerate, info.channels, info.frames, info.subtype) == (16000, 2, 24000, "PCM_24")
 
 
+def test_denoise_high_band_option(noisy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vqdsp.audio.effect import VQDenoise
+
+    audio, rate = sf.read(noisy_file, dtype="float32", always_2d=True)
+    for value, high_band in (("none", None), ("default", "default")):
+        out = tmp_path / f"{value}.wav"
+        assert main(["denoise", str(noisy_file), "-o", str(out), "--high-band", value]) == 0
+        expected = VQDenoise(high_band=high_band)(audio.T, rate).T
+        np.testing.assert_allclose(sf.read(out, dtype="float32", always_2d=True)[0], expected, atol=2e-4)  # 24-bit output
+    assert main(["denoise", str(noisy_file), "-o", str(tmp_path / "x.wav"), "--high-band", str(tmp_path / "missing.safetensors")]) == 1
+    assert "high_band=None" in capsys.readouterr().err
+
+
 def test_default_output_is_beside_the_input(noisy_file: Path) -> None:
     assert main(["denoise", str(noisy_file)]) == 0
     assert (noisy_file.parent / "in.denoised.wav").is_file()
@@ -185,6 +198,7 @@ def test_help_defaults_match_the_modules() -> None:
     from vqdsp.mastering.presets import BUILTIN
     from vqdsp.model.config import ModelConfig
     from vqdsp.training.data import NoiseMix
+    from vqdsp.training.high_band import HighBandTrainConfig
     from vqdsp.training.train import TrainConfig
 
     assert (cli.EVAL_SYSTEMS, cli.EVAL_NOISE, cli.EVAL_SNR_DB) == (SYSTEMS, NoiseRecipe.types, NoiseRecipe.snr_db)
@@ -195,6 +209,12 @@ def test_help_defaults_match_the_modules() -> None:
     for name in ("out", "steps", "batch_size", "lr", "eval_every", "val_segments", "val_utterances", "seed", "threads"):
         assert train[name] == getattr(config, name), name
     assert (tuple(train["channels"]), train["codebook_size"]) == (ModelConfig().channels, ModelConfig().codebook_size)
+    high = vars(build_parser().parse_args(["train-high-band", "data"]))
+    high_config = HighBandTrainConfig()
+    for name in ("out", "model", "sample_rate", "segments", "val_segments", "steps", "batch_size", "lr", "seed", "threads"):
+        assert high[name] == getattr(high_config, name), name
+    assert high["speech_suppression_weight"] == high_config.speech_suppression
+    assert cli.HIGH_BAND_STAGE == (high_config.stage.channels, high_config.stage.kernel, high_config.stage.layers)
 
 
 # The code run in a fresh interpreter: each argv, then whether torch was imported.

@@ -259,7 +259,7 @@ def load_high_band(path: str | os.PathLike | None = None, model_stft: StftConfig
     path = SHIPPED_HIGH_BAND if path is None else Path(path)
     cfg_file = path.with_suffix(".json")
     if not path.is_file():
-        raise FileNotFoundError(f"no high-band stage at {path} (pass high_band=None to run without one)")
+        raise FileNotFoundError(f"no high-band stage at {path} (to run without one: high_band=None, or --high-band none)")
     if not cfg_file.is_file():
         raise HighBandError(f"no config {cfg_file.name} beside {path}: a high-band stage comes as a .safetensors + .json pair")
     try:
