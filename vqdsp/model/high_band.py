@@ -1,9 +1,9 @@
-"""The high-band stage: learned gains from the model's Nyquist (4 kHz) up, for audio at 16 kHz and more.
+"""The high-band stage: learned gains from about the model's Nyquist (3.8 kHz) up, for audio at 16 kHz and more.
 
 The 8 kHz model sees nothing above 4 kHz. For wide-band audio this stage predicts, per STFT frame
-of the audio at its own rate, a gain for each of ``bands`` ERB-spaced bands between the model's
-Nyquist and ``top_hz`` (8 kHz). Its inputs are the band log-powers of the noisy audio (below and
-above 4 kHz) and the 8 kHz model's log-gain pooled into the low bands: what the model decided
+of the audio at its own rate, a gain for each of ``bands`` ERB-spaced bands between the split
+(just under the model's Nyquist) and ``top_hz`` (8 kHz). Its inputs are the band log-powers of the
+noisy audio (below and above the split) and the model's log-gain pooled into the low bands: what the model decided
 about the speech tells the stage where speech is, and the high band's own energies tell it how
 much noise lies there. It learns a correction to the old rule (the model's 2-4 kHz gain held up
 to Nyquist), which it starts from.
@@ -51,9 +51,13 @@ class HighBandConfig:
     """Sizes of the high-band stage and the 8 kHz model transform it was trained with.
 
     Args:
-        model_stft: the transform of the model whose gain the stage reads (its rate is the split).
-        bands: ERB-spaced bands between the model's Nyquist and ``top_hz``, each with its own gain.
-        low_bands: ERB-spaced bands below the model's Nyquist that the inputs are pooled into.
+        model_stft: the transform of the model whose gain the stage reads.
+        crossover: where the stage takes over, as a fraction of the model's Nyquist (the split:
+            3.8 kHz for 0.95 at 8 kHz). The model's last bins, at the edge of the anti-aliasing
+            filter of its training speech, are barely trained and cut a notch at its Nyquist; the
+            stage's gains replace them.
+        bands: ERB-spaced bands between the split and ``top_hz``, each with its own gain.
+        low_bands: ERB-spaced bands below the split that the inputs are pooled into.
         top_hz: upper edge of the learned bands; above it the top band's gain is held.
         channels: width of the temporal convolutions.
         kernel: frames seen by each convolution (odd).
@@ -62,6 +66,7 @@ class HighBandConfig:
     """
 
     model_stft: StftConfig = field(default_factory=StftConfig)
+    crossover: float = 0.95
     bands: int = 8
     low_bands: int = 8
     top_hz: float = 8000.0
@@ -77,15 +82,17 @@ class HighBandConfig:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         if self.kernel % 2 == 0:
             raise ValueError(f"kernel must be odd (frames centred on each frame), got {self.kernel}")
+        if not 0.5 <= self.crossover <= 1.0:
+            raise ValueError(f"crossover must be between 0.5 and 1 (of the model's Nyquist), got {self.crossover}")
         if not self.top_hz > self.split_hz:
-            raise ValueError(f"top_hz must lie above the model's Nyquist {self.split_hz:g} Hz, got {self.top_hz}")
+            raise ValueError(f"top_hz must lie above the split {self.split_hz:g} Hz, got {self.top_hz}")
         if not self.max_attenuation_db > 0:
             raise ValueError(f"max_attenuation_db must be > 0, got {self.max_attenuation_db}")
 
     @property
     def split_hz(self) -> float:
-        """The model's Nyquist: below it the model's own gain is used."""
-        return self.model_stft.sample_rate / 2
+        """Below this the model's own gain is used, above it the stage's."""
+        return self.crossover * self.model_stft.sample_rate / 2
 
     @property
     def min_sample_rate(self) -> int:
@@ -124,7 +131,7 @@ class BandLayout:
     """Where the stage's bands fall on one audio STFT (see :func:`band_layout`).
 
     Attributes:
-        split: first bin above the model's Nyquist: the stage sets bins ``split:``.
+        split: first bin above the split frequency: the stage sets bins ``split:``.
         used: bins ``:used`` (up to ``top_hz``) are all the inputs are pooled from.
         low_pool: ``[low_bands, used]`` averaging matrix of the bins below the split.
         high_pool: ``[bands, used]`` averaging matrix of the bins from the split to ``top_hz``.
@@ -150,8 +157,7 @@ def band_layout(config: HighBandConfig, audio: StftConfig) -> BandLayout:
     if audio.sample_rate < config.min_sample_rate:
         raise ValueError(f"the high-band stage needs audio at {config.min_sample_rate} Hz or more, got {audio.sample_rate}")
     freqs = np.fft.rfftfreq(audio.nperseg, 1 / audio.sample_rate)
-    model_top = np.fft.rfftfreq(config.model_stft.nperseg, 1 / config.model_stft.sample_rate)[-1]
-    split, used = int(np.searchsorted(freqs, model_top, side="right")), int(np.searchsorted(freqs, config.top_hz, side="right"))
+    split, used = int(np.searchsorted(freqs, config.split_hz, side="right")), int(np.searchsorted(freqs, config.top_hz, side="right"))
     freqs_used = freqs[:used]
 
     def pool(edges: np.ndarray, inside: np.ndarray) -> np.ndarray:
@@ -167,7 +173,9 @@ def band_layout(config: HighBandConfig, audio: StftConfig) -> BandLayout:
     below = np.arange(used) < split
     low_edges = erb_edges(0.0, config.split_hz, config.low_bands)
     high_edges = erb_edges(config.split_hz, config.top_hz, config.bands)
-    base = below & (freqs_used >= BASELINE_FROM * config.split_hz)
+    nyquist = config.model_stft.sample_rate / 2
+    model_top = np.fft.rfftfreq(config.model_stft.nperseg, 1 / config.model_stft.sample_rate)[-1]
+    base = (freqs_used >= BASELINE_FROM * nyquist) & (freqs_used <= model_top)  # the old rule's bins: the model's upper half
     centres = (high_edges[:-1] + high_edges[1:]) / 2
     spread = np.stack([np.interp(freqs[split:], centres, np.eye(config.bands)[b]) for b in range(config.bands)], axis=1)
     matrices = (pool(low_edges, below), pool(high_edges, ~below), (base / base.sum()).astype(np.float32), spread.astype(np.float32))
