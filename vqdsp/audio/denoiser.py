@@ -2,9 +2,9 @@
 
 The model always runs at its own rate. At another sample rate its time-frequency gain is mapped
 onto the STFT of the audio at the audio's own rate (same frame times, same frequency
-resolution), so the band above the model's Nyquist is kept. There, at 16 kHz and more, a
-high-band stage (:mod:`vqdsp.model.high_band`) gives it learned gains; without one (or below
-16 kHz) it gets the gain the model gave the top of its band (2-4 kHz at 8 kHz), i.e. it is
+resolution), so the band above the model's Nyquist is kept. There (from 3.8 kHz, at 16 kHz and
+more) a high-band stage (:mod:`vqdsp.model.high_band`) gives it learned gains; without one (or
+below 16 kHz) it gets the gain the model gave the top of its band (2-4 kHz at 8 kHz), i.e. it is
 attenuated where the model found noise and kept where it found speech. Each rate's STFT is
 computed once per segment (at the model's rate the model's own STFT is the one the gain is
 applied to).
@@ -40,8 +40,8 @@ class Denoiser:
         attenuation_limit_db: the deepest suppression allowed, in dB (None: the model's own).
         batch_size: segments per forward pass; small batches keep the activations in cache (4 measured fastest).
         workers: FFT threads.
-        high_band: the stage that sets the gains above the model's Nyquist for audio at
-            ``high_band.config.min_sample_rate`` (16 kHz) or more; None: the model's top-band gain there.
+        high_band: the stage that sets the gains from just under the model's Nyquist up (3.8 kHz) for
+            audio at ``high_band.config.min_sample_rate`` (16 kHz) or more; None: the model's top-band gain above its Nyquist.
     """
 
     def __init__(
