@@ -209,6 +209,7 @@ def test_the_shipped_stage_loads_offline_and_fits_the_shipped_models() -> None:
 
 def test_training_the_stage_lowers_its_loss(tmp_path: Path) -> None:
     rate = 16000
+    VQDenoise()(wideband_speech_like(1.0, rate), rate)  # the cached band layout is first made at inference
     root = tmp_path / "corpus"
     for speaker in ("a", "b", "c"):
         (root / speaker).mkdir(parents=True)

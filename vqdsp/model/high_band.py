@@ -179,7 +179,8 @@ def band_layout(config: HighBandConfig, audio: StftConfig) -> BandLayout:
     centres = (high_edges[:-1] + high_edges[1:]) / 2
     spread = np.stack([np.interp(freqs[split:], centres, np.eye(config.bands)[b]) for b in range(config.bands)], axis=1)
     matrices = (pool(low_edges, below), pool(high_edges, ~below), (base / base.sum()).astype(np.float32), spread.astype(np.float32))
-    return BandLayout(split, used, *(torch.from_numpy(m) for m in matrices))
+    with torch.inference_mode(False):  # cached: a layout first made at inference must still serve training
+        return BandLayout(split, used, *(torch.from_numpy(m).clone() for m in matrices))
 
 
 LOG_POWER_FLOOR = 1e-12
