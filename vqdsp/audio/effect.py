@@ -59,8 +59,8 @@ class VQDenoise:
 
     The model runs at its own rate (8 kHz for the default); at other rates its time-frequency
     gain is applied to the audio at its own rate, so the band above the model's Nyquist is kept.
-    There, from 16 kHz up, the high-band stage gives it learned gains (see ``high_band``); below
-    16 kHz it gets the gain of the model's top band.
+    There (from 3.8 kHz), at 16 kHz and more, the high-band stage gives it learned gains (see
+    ``high_band``); below 16 kHz it gets the gain of the model's top band.
 
     With ``reset=False`` the effect streams: chunks of any size give the one-shot output delayed
     by :meth:`latency_at` samples, in memory bounded by the chunk size. With ``reset=True`` (the
@@ -92,8 +92,8 @@ class VQDenoise:
             image stays put, and C channels cost what one does).
         channels: channel count of the input; None: read from each stream's first array.
             Set it to stream chunks with fewer samples than channels (e.g. one frame at a time).
-        high_band: the stage that denoises above the model's Nyquist (4 kHz) in audio at 16 kHz or
-            more: ``"default"`` (the shipped stage, used with models of the shipped transform; others
+        high_band: the stage that denoises from just under the model's Nyquist up (3.8 kHz) in audio
+            at 16 kHz or more: ``"default"`` (the shipped stage, used with models of the shipped transform; others
             run without it), a ``.safetensors`` file (its ``.json`` beside it), a loaded
             :class:`~vqdsp.model.high_band.HighBandNet`, or None (the model's top-band gain is held
             up to Nyquist, as in vqdsp 0.1).

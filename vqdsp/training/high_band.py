@@ -227,7 +227,7 @@ def plot_high_band_history(history: list[dict], path: Path) -> None:
     ax1.legend()
     ax2.plot(steps, [h["band_error_db"] for h in history], label="denoised")
     ax2.plot(steps, [h["band_error_noisy_db"] for h in history], label="noisy", linestyle="--")
-    ax2.set(xlabel="step", ylabel="dB", title="band energy error above 4 kHz, held-out speakers")
+    ax2.set(xlabel="step", ylabel="dB", title="band energy error above the split, held-out speakers")
     ax2.legend()
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
