@@ -9,9 +9,10 @@ README's "where the time goes" table.
 - framing + STFT: segments cut from the padded signal, the audio-rate STFT and the model-rate
   STFT (and log-magnitude) of each segment;
 - resampling + gain mapping: segments resampled to the model's rate; the model's gain mapped
-  onto the audio-rate grid and exponentiated;
+  onto the audio-rate grid;
 - model forward: the model on the log-magnitudes, in the denoiser's batches;
-- ISTFT + overlap-add: gain applied, inverse STFT, segments cross-faded into the output.
+- high-band stage: the learned gains from 3.8 kHz up (16 kHz and more; nothing at 8 kHz);
+- ISTFT + overlap-add: gain exponentiated and applied, inverse STFT, segments cross-faded into the output.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from utils import audio_seconds, record, speech_plus_noise
 SECONDS = 60.0
 QUICK_SECONDS = 2.0
 CASES = {"8 kHz mono": (8000, 1), "48 kHz stereo": (48000, 2)}
-STAGES = ["framing + STFT", "resampling + gain mapping", "model forward", "ISTFT + overlap-add"]
+STAGES = ["framing + STFT", "resampling + gain mapping", "model forward", "high-band stage", "ISTFT + overlap-add"]
 END_TO_END = "VQDenoise, one shot (end to end)"
 
 
@@ -47,7 +48,8 @@ class Path:
     spec: list | None = None  # audio-rate spectrograms, one per segment (the model-rate batch at the model's rate)
     log_mag: np.ndarray | None = None
     log_gain: np.ndarray | None = None
-    gains: list | None = None  # exp of the gain on each audio-rate grid
+    mapped: list | np.ndarray | None = None  # the model's log-gain on each audio-rate grid
+    final: list | np.ndarray | None = None  # the same after the high-band stage
 
     @property
     def denoiser(self):
@@ -73,24 +75,33 @@ class Path:
     def resampling_and_gain_mapping(self) -> None:
         model = self.denoiser.model_stft
         if self.rate == model.sample_rate:
-            self.gains = None if self.log_gain is None else np.exp(self.log_gain)
+            self.mapped = self.log_gain
             return
         self.model_in = fit_length(resample(self.segments, self.rate, model.sample_rate), model.segment_samples)
         if self.log_gain is not None:
             cfg = self.denoiser.stft_at(self.rate)
-            self.gains = [np.exp(self.denoiser.map_gain(g, cfg, s.shape)) for g, s in zip(self.log_gain, self.spec, strict=True)]
+            self.mapped = [self.denoiser.map_gain(g, cfg, s.shape) for g, s in zip(self.log_gain, self.spec, strict=True)]
 
     @torch.inference_mode()
     def model_forward(self) -> None:
         self.log_gain = self.denoiser.log_gains(self.log_mag)
 
+    @torch.inference_mode()
+    def high_band_stage(self) -> None:
+        stage, cfg = self.denoiser.high_band, self.denoiser.stft_at(self.rate)
+        if stage is None or self.rate < stage.config.min_sample_rate or not isinstance(self.mapped, list):
+            self.final = self.mapped
+            return
+        floor = self.denoiser.log_gain_floor
+        self.final = [stage.set_log_gain(s, g.copy(), cfg, floor) for s, g in zip(self.spec, self.mapped, strict=True)]
+
     def istft_and_overlap_add(self) -> np.ndarray:
         seg, overlap = self.denoiser.segment_length(self.rate)
         cfg = self.denoiser.stft_at(self.rate)
         if isinstance(self.spec, list):
-            out_segments = np.stack([istft(s * g, seg, cfg) for s, g in zip(self.spec, self.gains, strict=True)])
+            out_segments = np.stack([istft(s * np.exp(g), seg, cfg) for s, g in zip(self.spec, self.final, strict=True)])
         else:
-            out_segments = istft(self.spec * self.gains, seg, cfg)
+            out_segments = istft(self.spec * np.exp(self.final), seg, cfg)
         stream = self.effect._stream_for(self.rate, self.audio.shape[0], fresh=True)
         channels = self.audio.shape[0]
         out = np.zeros((channels, (len(out_segments) // channels - 1) * stream.hop + seg), np.float32)
@@ -105,6 +116,7 @@ class Path:
         self.framing_and_stft()
         self.model_forward()
         self.resampling_and_gain_mapping()
+        self.high_band_stage()
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -129,6 +141,7 @@ def test_stage(benchmark, request: pytest.FixtureRequest, path, stage: str) -> N
         "framing + STFT": state.framing_and_stft,
         "resampling + gain mapping": state.resampling_and_gain_mapping,
         "model forward": state.model_forward,
+        "high-band stage": state.high_band_stage,
         "ISTFT + overlap-add": state.istft_and_overlap_add,
     }[stage]
     def timed() -> object:
