@@ -94,6 +94,17 @@ def test_builtin_presets_parse() -> None:
         assert load_preset(name).effects
 
 
+def test_a_preset_sets_or_turns_off_the_high_band_stage(tmp_path: Path) -> None:
+    from vqdsp.model.high_band import HighBandNet, save_high_band
+
+    (tmp_path / "stages").mkdir()
+    save_high_band(HighBandNet(), tmp_path / "stages" / "mine.safetensors")  # a path relative to the preset file
+    for value, expected in (("none", None), ("default", "default"), ("stages/mine.safetensors", str(tmp_path / "stages" / "mine.safetensors"))):
+        path = tmp_path / "p.toml"
+        path.write_text(f'[[effects]]\nname = "VQDenoise"\nhigh_band = "{value}"\n')
+        assert load_preset(path).build()[0].high_band == expected
+
+
 def test_a_preset_names_a_shipped_model_and_the_threads(tmp_path: Path) -> None:
     path = tmp_path / "fast.toml"
     path.write_text('[[effects]]\nname = "VQDenoise"\nmodel = "fast"\nthreads = 2\nchannel_mode = "linked"\n')

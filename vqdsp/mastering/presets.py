@@ -66,7 +66,7 @@ release_ms = 150.0
 
 # pedalboard classes that are containers or load third-party plugins, not effects with parameters.
 _NOT_EFFECTS = {"Plugin", "PluginContainer", "Pedalboard", "Chain", "Mix", "ExternalPlugin", "VST3Plugin", "AudioUnitPlugin"}
-_VQDENOISE_PARAMETERS = ("attenuation_limit_db", "mix", "model", "device", "threads", "channel_mode")
+_VQDENOISE_PARAMETERS = ("attenuation_limit_db", "mix", "model", "device", "threads", "channel_mode", "high_band")
 
 
 class PresetError(ValueError):
@@ -210,6 +210,9 @@ def _effect_spec(table: dict, index: int, source: str, base_dir: Path | None) ->
         local = (base_dir / model).resolve()
         if model not in SHIPPED_MODELS or local.exists():  # "fast": the shipped model, unless a file of that name is there
             params["model"] = str(local)
+    high_band = params.get("high_band")
+    if name == "VQDenoise" and isinstance(high_band, str) and high_band not in ("default", "none") and base_dir is not None:
+        params["high_band"] = str((base_dir / high_band).resolve())
     return EffectSpec(name, params)
 
 
@@ -219,6 +222,8 @@ def _build_effect(spec: EffectSpec) -> Any:
         from vqdsp.audio.effect import VQDenoise
 
         cls = VQDenoise
+        if params.get("high_band") == "none":  # TOML has no null: "none" turns the high-band stage off
+            params["high_band"] = None
     else:
         cls = getattr(pedalboard, spec.name)
         for key, type_name in effect_parameters(spec.name).items():
