@@ -189,6 +189,12 @@ def test_stage_files_round_trip_and_bad_ones_are_named(tmp_path: Path) -> None:
     bad.with_suffix(".json").write_text("{not json")
     with pytest.raises(HighBandError, match="not a valid high-band config"):
         load_high_band(bad)
+    bad.with_suffix(".json").write_text("[" * 100_000)  # too large to be a config: refused before parsing
+    with pytest.raises(HighBandError, match="too large for a high-band config"):
+        load_high_band(bad)
+    bad.with_suffix(".json").write_text("[" * 5_000 + "]" * 5_000)
+    with pytest.raises(HighBandError, match="nested too deeply"):
+        load_high_band(bad)
     bad.with_suffix(".json").unlink()
     with pytest.raises(HighBandError, match="pair"):
         load_high_band(bad)

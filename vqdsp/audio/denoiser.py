@@ -98,6 +98,12 @@ class Denoiser:
             gains.append(self.model(batch).log_gain.clamp_min(floor).float().cpu().numpy())
         return np.concatenate(gains)
 
+    def resampled_log_gains(self, segments: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The model's log-gain ``[N, F, T]`` for segments ``[N, samples]`` at another rate: taken to the
+        model's rate and one model segment long, as the model sees them."""
+        model_in = fit_length(resample(segments, sample_rate, self.model_stft.sample_rate), self.model_stft.segment_samples)
+        return self.log_gains(log_magnitude(stft(model_in, self.model_stft, self.workers), self.model_stft))
+
     def process_segments(self, segments: np.ndarray, sample_rate: int, linked: bool = False) -> np.ndarray:
         """Denoise segments ``[channels, N, samples]`` at ``sample_rate`` (each :meth:`segment_length` long).
 
@@ -118,9 +124,7 @@ class Denoiser:
             log_gain = self.log_gains(log_magnitude(model_spec, self.model_stft))
             spec *= np.exp(np.tile(log_gain, (channels, 1, 1)) if link else log_gain)
             return istft(spec, length, self.model_stft, self.workers).reshape(segments.shape)
-        model_in = segments.mean(axis=0) if link else flat
-        model_in = fit_length(resample(model_in, sample_rate, rate), self.model_stft.segment_samples)
-        log_gain = self.log_gains(log_magnitude(stft(model_in, self.model_stft, self.workers), self.model_stft))
+        log_gain = self.resampled_log_gains(segments.mean(axis=0) if link else flat, sample_rate)
         cfg = self.stft_at(sample_rate)
         stage = self.high_band if self.high_band is not None and sample_rate >= self.high_band.config.min_sample_rate else None
         out = np.empty_like(segments)

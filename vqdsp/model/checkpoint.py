@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -31,6 +33,7 @@ def resolve_model(path: str | os.PathLike | None) -> Path:
     return path / "model.safetensors" if path.is_dir() else path
 FORMAT = "vqdsp-model/1"
 MAX_CONFIG_BYTES = 1 << 16  # a config is a few hundred bytes; anything far larger is not one
+C = TypeVar("C")
 
 
 class CheckpointError(ValueError):
@@ -59,14 +62,20 @@ def load_config(path: str | os.PathLike) -> ModelConfig:
     cfg_file = config_path(Path(path))
     if not cfg_file.is_file():
         raise CheckpointError(f"no config {cfg_file.name} beside {path}: vqdsp models come as a .safetensors + .json pair")
+    return read_config(cfg_file, ModelConfig.from_dict, "vqdsp model config", CheckpointError)
+
+
+def read_config(cfg_file: Path, parse: Callable[[Any], C], what: str, error: type[ValueError]) -> C:
+    """``parse`` of the JSON in ``cfg_file``; a file that is too large, not JSON or refused by ``parse``
+    raises ``error`` saying it is not a valid ``what``."""
     if cfg_file.stat().st_size > MAX_CONFIG_BYTES:
-        raise CheckpointError(f"{cfg_file} is {cfg_file.stat().st_size} bytes, too large for a vqdsp model config")
+        raise error(f"{cfg_file} is {cfg_file.stat().st_size} bytes, too large for a {what}")
     try:
-        return ModelConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))
+        return parse(json.loads(cfg_file.read_text(encoding="utf-8")))
     except RecursionError as err:
-        raise CheckpointError(f"{cfg_file} is not a valid vqdsp model config: nested too deeply") from err
+        raise error(f"{cfg_file} is not a valid {what}: nested too deeply") from err
     except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as err:
-        raise CheckpointError(f"{cfg_file} is not a valid vqdsp model config: {err}") from err
+        raise error(f"{cfg_file} is not a valid {what}: {err}") from err
 
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> SEUNet:

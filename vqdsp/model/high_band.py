@@ -34,6 +34,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from vqdsp.atomic import atomic_write
+from vqdsp.model.checkpoint import read_config
 from vqdsp.model.config import StftConfig
 
 HIGH_BAND_FORMAT = "vqdsp-high-band/1"
@@ -271,10 +272,7 @@ def load_high_band(path: str | os.PathLike | None = None, model_stft: StftConfig
         raise FileNotFoundError(f"no high-band stage at {path} (to run without one: high_band=None, or --high-band none)")
     if not cfg_file.is_file():
         raise HighBandError(f"no config {cfg_file.name} beside {path}: a high-band stage comes as a .safetensors + .json pair")
-    try:
-        config = HighBandConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as err:
-        raise HighBandError(f"{cfg_file} is not a valid high-band config: {err}") from err
+    config = read_config(cfg_file, HighBandConfig.from_dict, "high-band config", HighBandError)
     if model_stft is not None and config.model_stft != model_stft:
         raise HighBandError(
             f"{path} was trained for a model with transform {config.model_stft}, this model has {model_stft}; "

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from vqdsp.atomic import atomic_write
 from vqdsp.audio.denoiser import Denoiser
-from vqdsp.audio.stft import fit_length, log_magnitude, resample, stft
+from vqdsp.audio.stft import stft
 from vqdsp.extras import require
 from vqdsp.model.checkpoint import load_model
 from vqdsp.model.high_band import LOG_POWER_FLOOR, HighBandConfig, HighBandNet, band_layout, save_high_band, stage_inputs
@@ -91,7 +91,7 @@ class StagePairs:
 
 def make_pairs(source: NoisySpeech, denoiser: Denoiser, stage: HighBandConfig, count: int, rng: np.random.Generator, desc: str) -> StagePairs:
     """``count`` pairs from ``source`` (at the wide-band rate), through the model as the audio path runs it."""
-    rate, model_stft = source.stft.sample_rate, denoiser.model_stft
+    rate = source.stft.sample_rate
     cfg = denoiser.stft_at(rate)
     layout = band_layout(stage, cfg)
     parts: dict[str, list[np.ndarray]] = {"features": [], "baseline": [], "noisy": [], "clean": []}
@@ -99,8 +99,7 @@ def make_pairs(source: NoisySpeech, denoiser: Denoiser, stage: HighBandConfig, c
     with tqdm(total=count, desc=desc, unit="pair") as bar:
         for start in range(0, count, chunk):
             noisy, clean = (t.numpy() for t in source.waveforms(min(chunk, count - start), rng))
-            model_in = fit_length(resample(noisy, rate, model_stft.sample_rate), model_stft.segment_samples)
-            log_gain = denoiser.log_gains(log_magnitude(stft(model_in, model_stft), model_stft))
+            log_gain = denoiser.resampled_log_gains(noisy, rate)
             spec, clean_spec = stft(noisy, cfg), stft(clean, cfg)
             gain = denoiser.map_gain(log_gain, cfg, spec.shape[-2:])
             power = spec.real**2 + spec.imag**2
