@@ -18,7 +18,13 @@ from vqdsp.model.checkpoint import load_model
 from utils import is_quick, record
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
-VARIANTS = ["float32", "channels_last", "bfloat16", "folded", "fast", "fast folded"]  # "fast": the shipped model v2
+VARIANTS = ["float32", "channels_last", "bfloat16", "folded", "fast", "fast folded", "v1", "v1 folded"]
+OTHER_MODELS = ("fast", "v1")  # variants named after them run that shipped model (v2, v1) instead of the default (v3)
+
+
+def _model_name(variant: str) -> str | None:
+    name = variant.split()[0]
+    return name if name in OTHER_MODELS else None
 BATCH = 16  # vqdsp.Denoiser's default batch of segments
 
 
@@ -34,7 +40,7 @@ def log_mags(request: pytest.FixtureRequest) -> np.ndarray:
 
 
 def _forward_fn(variant: str, device: str, x: torch.Tensor):
-    model = load_model("fast" if variant.startswith("fast") else None, device=device)
+    model = load_model(_model_name(variant), device=device)
     if variant.endswith("folded"):
         model = model.for_inference()  # batch norm folded into the convolutions, as VQDenoise runs it
     if variant == "channels_last":
@@ -58,7 +64,7 @@ def test_model_forward(benchmark, log_mags: np.ndarray, device: str, variant: st
     x = torch.from_numpy(log_mags).to(device)
     forward = _forward_fn(variant, device, x)
     try:
-        reference = _forward_fn("fast" if variant.startswith("fast") else "float32", device, x)()
+        reference = _forward_fn(_model_name(variant) or "float32", device, x)()
         gain = forward()  # also the warm-up
     except (RuntimeError, TypeError, NotImplementedError) as err:
         pytest.skip(f"{variant} on {device} not supported by the model: {err}")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -186,11 +187,12 @@ def test_missing_and_extra_tensors_are_named(tmp_path: Path) -> None:
 def test_shipped_models_load_by_name() -> None:
     from vqdsp.model.checkpoint import SHIPPED_MODELS, load_config, resolve_model
 
-    assert set(SHIPPED_MODELS) == {"default", "fast"}
+    assert set(SHIPPED_MODELS) == {"default", "fast", "v1"}
     assert resolve_model(None) == resolve_model("default") == DEFAULT_MODEL
-    assert load_config(resolve_model("fast")) == ModelConfig()  # the quarter-cost architecture, as tested in test_unet
-    assert load_model("default").config.separable is False
+    assert load_config(DEFAULT_MODEL) == ModelConfig()  # the quarter-cost architecture, as tested in test_unet
+    assert load_config(resolve_model("fast")) == replace(ModelConfig(), channels=(16, 32, 64, 96))
     assert load_model("fast").config.separable is True
+    assert load_model("v1").config.separable is False  # the first model, loaded from a vqdsp 0.1 config
 
 
 def test_a_file_named_like_a_shipped_model_wins(tmp_path: Path, monkeypatch) -> None:

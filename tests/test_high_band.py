@@ -209,7 +209,7 @@ def test_the_shipped_stage_loads_offline_and_fits_the_shipped_models() -> None:
     stage = load_high_band()
     assert SHIPPED_HIGH_BAND.is_file()
     assert SHIPPED_HIGH_BAND.with_suffix(".json").is_file()
-    for name in ("default", "fast"):
+    for name in ("default", "fast", "v1"):
         assert stage.config.model_stft == load_model(name).config.stft
 
 

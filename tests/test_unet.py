@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from vqdsp.audio.stft import log_magnitude, stft
+from vqdsp.model.checkpoint import load_model
 from vqdsp.model.config import ModelConfig
 from vqdsp.model.se import SqueezeExcitation
 from vqdsp.model.unet import SEUNet
@@ -99,6 +100,7 @@ def test_default_model_costs_at_most_a_quarter_of_the_first():
     first = macs_per_segment(ModelConfig(channels=(8, 16, 32, 64), **FIRST_MODEL_ARCHITECTURE))
     assert first == pytest.approx(FIRST_MODEL_MMAC_PER_SEGMENT, rel=0.01)
     assert macs_per_segment(ModelConfig()) <= first / 4
+    assert macs_per_segment(load_model().config) <= first / 4  # the shipped default model, as loaded
 
 
 def _randomize_batchnorm(model: SEUNet) -> SEUNet:

@@ -143,7 +143,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", nargs="?", help=f"audio file to clean ({READABLE}; default: a bundled noisy example)")
     p.add_argument("-o", "--output", help=f"output file; its extension picks the format ({', '.join(WRITABLE)}) "
                    f"(default: INPUT.denoised.EXT beside the input; for the bundled example {EXAMPLE_OUTPUT}, replaced on every run)")
-    p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default, fast (default: default)")
+    p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default, fast, v1 (default: default)")
     p.add_argument("--high-band", default="default", metavar="STAGE",
                    help="stage that denoises above 4 kHz (16 kHz audio and up): default, none, or a .safetensors file")
     p.add_argument("--attenuation-limit-db", type=float, default=float("inf"),

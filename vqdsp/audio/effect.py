@@ -82,7 +82,7 @@ class VQDenoise:
             A limit (e.g. 20-30 dB) keeps a natural noise floor and avoids "underwater" speech.
         mix: wet fraction, 0 (dry input only) to 1 (fully denoised).
         model: path to a ``.safetensors`` model (its ``.json`` config beside it), the name of a
-            shipped model (``"default"``, or ``"fast"``: a fifth of the compute, see the README), or a
+            shipped model (``"default"``; ``"fast"``: 0.84x its compute; ``"v1"``: the first model; see the README), or a
             loaded model (a ``torch.nn.Module`` with ``config.stft``, run on its own device); None: the default model.
         device: torch device to run the model on, ``"cpu"`` or ``"cuda[:N]"``.
         threads: CPU threads to use (segments are processed this many at a time, each with one

@@ -18,9 +18,10 @@ from vqdsp.model.unet import SEUNet
 
 MODELS_DIR = Path(__file__).parents[1] / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.safetensors"
-SHIPPED_MODELS = ("default", "fast")
-"""Models that ship with vqdsp, loadable by name: ``default`` (the best quality) and ``fast``
-(model v2: a fifth of the compute; see the README's model card)."""
+SHIPPED_MODELS = ("default", "fast", "v1")
+"""Models that ship with vqdsp, loadable by name: ``default`` (model v3, the best on recordings unlike
+the training set), ``fast`` (model v2: 0.84x of its compute) and ``v1`` (the first model, the default
+before v3: 4.2x its compute, kept so that earlier results can be reproduced); see the README's model card."""
 
 
 def resolve_model(path: str | os.PathLike | None) -> Path:

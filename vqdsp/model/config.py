@@ -74,7 +74,7 @@ class ModelConfig:
         stft: the spectrogram the model is trained on.
     """
 
-    channels: tuple[int, ...] = (16, 32, 64, 96)
+    channels: tuple[int, ...] = (16, 32, 72, 112)
     se_reduction: int = 4
     codebook_size: int = 256
     commitment: float = 0.25
