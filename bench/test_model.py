@@ -20,12 +20,12 @@ from utils import is_quick, record
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
 VARIANTS = ["float32", "channels_last", "bfloat16", "folded", "fast", "fast folded", "v1", "v1 folded"]
 OTHER_MODELS = ("fast", "v1")  # variants named after them run that shipped model (v2, v1) instead of the default (v3)
+BATCH = 16  # vqdsp.Denoiser's default batch of segments
 
 
 def _model_name(variant: str) -> str | None:
     name = variant.split()[0]
     return name if name in OTHER_MODELS else None
-BATCH = 16  # vqdsp.Denoiser's default batch of segments
 
 
 @pytest.fixture(scope="module")

@@ -192,7 +192,7 @@ def test_shipped_models_load_by_name() -> None:
     assert load_config(DEFAULT_MODEL) == ModelConfig()  # the quarter-cost architecture, as tested in test_unet
     assert load_config(resolve_model("fast")) == replace(ModelConfig(), channels=(16, 32, 64, 96))
     assert load_model("fast").config.separable is True
-    assert load_model("v1").config.separable is False  # the first model, loaded from a vqdsp 0.1 config
+    assert load_model("v1").config.separable is False  # the first model: full 3x3 convolutions
 
 
 def test_a_file_named_like_a_shipped_model_wins(tmp_path: Path, monkeypatch) -> None:

@@ -170,7 +170,7 @@ class DeepFilterNet3:
     input's length. A fresh runtime is used for every call; it mutes about its first 0.25 s while
     its running normalisation settles, which on short clips costs it much of the clip. So the input is
     preceded by ``warmup_seconds`` of its own start mirrored, and that part of the output is dropped:
-    the peer is scored as it runs inside a long recording (on 12 held-out prompts of 0.4-26 s at
+    the peer is scored as it runs inside a long recording (on 10 held-out prompts of 0.4-26 s at
     white noise 5 dB, 1 s of warm-up took it from PESQ-nb 2.03 / STOI 0.767 / SI-SDR 7.1 dB to
     2.24 / 0.786 / 9.4 dB).
 
