@@ -145,7 +145,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
                    f"(default: INPUT.denoised.EXT beside the input; for the bundled example {EXAMPLE_OUTPUT}, replaced on every run)")
     p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default, fast, v1 (default: default)")
     p.add_argument("--high-band", default="default", metavar="STAGE",
-                   help="stage that denoises above 4 kHz (16 kHz audio and up): default, none, or a .safetensors file")
+                   help="stage that denoises from 3.8 kHz up (16 kHz audio and up): default, none, or a .safetensors file")
     p.add_argument("--attenuation-limit-db", type=float, default=float("inf"),
                    help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
     p.add_argument("--mix", type=float, default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")
