@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from vqdsp import __version__
 from vqdsp.extras import extra_for, install_hint
-from vqdsp.model.config import ModelConfig
+from vqdsp.model.config import ModelConfig, StftConfig
 
 if TYPE_CHECKING:
     from vqdsp.mastering.presets import Preset
@@ -173,8 +173,9 @@ def _train(args: argparse.Namespace) -> int:
         val_segments=args.val_segments, val_utterances=args.val_utterances, seed=args.seed, threads=args.threads,
         max_minutes=args.max_minutes, schedule=args.schedule, init_from=args.init_from or "",
     )  # fmt: skip
-    model_cfg = ModelConfig(channels=tuple(args.channels), codebook_size=args.codebook_size)
     try:
+        stft = StftConfig.seed_grid(args.sample_rate, args.nperseg or StftConfig().nperseg)
+        model_cfg = ModelConfig(channels=tuple(args.channels), codebook_size=args.codebook_size, stft=stft)
         final = train(cfg, model_cfg, resume=args.resume)
     except (FileExistsError, ValueError, FileNotFoundError) as err:
         return fatal(str(err))
@@ -215,6 +216,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-utterances", type=int, default=6, help="held-out utterances scored with PESQ/STOI per epoch (0: none)")
     p.add_argument("--channels", nargs="+", type=int, default=list(model.channels), help="channels per U-Net level")
     p.add_argument("--codebook-size", type=int, default=model.codebook_size, help="codes in the bottleneck quantizer")
+    p.add_argument("--sample-rate", type=int, default=model.stft.sample_rate, choices=(8000, 16000),
+                   help="the model's rate, in Hz: 8000 (telephony) or 16000 (wide band); speech is read at it")
+    p.add_argument("--nperseg", type=int, help="STFT window in samples at --sample-rate (default: the seed's 519; the hop stays 1/260 s)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: torch's default)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")

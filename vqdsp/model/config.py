@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+SEED_HOP = 31  # the seed's hop at 8 kHz (519 - 488), in samples
+
+
 @dataclass(frozen=True)
 class StftConfig:
     """The seed's transform: at 8 kHz one second (8000 samples) is a 260 x 260 spectrogram.
@@ -40,6 +43,21 @@ class StftConfig:
             raise ValueError("segment_overlap must be in [0, segment_samples / 2)")
         if self.log_floor <= 0:
             raise ValueError("log_floor must be positive")
+
+    @classmethod
+    def seed_grid(cls, sample_rate: int = 8000, nperseg: int = 519) -> StftConfig:
+        """The seed's grid at a model rate that is a multiple of 8 kHz: 31 samples of hop per 8 kHz, 1 s segments.
+
+        At 8 kHz that is the seed's transform; at 16 kHz nperseg 519 and noverlap 457 (hop 62) keep one
+        second a 260 x 260 spectrogram (32 ms window, 30.8 Hz bins), so the same network costs the same
+        per second. A longer ``nperseg`` (e.g. 1039 at 16 kHz: 65 ms, 520 bins) keeps the hop.
+        """
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0 or sample_rate % 8000:
+            raise ValueError(f"a model rate must be a multiple of 8000 Hz, got {sample_rate!r}")
+        hop = SEED_HOP * sample_rate // 8000
+        if isinstance(nperseg, bool) or not isinstance(nperseg, int) or nperseg <= hop:
+            raise ValueError(f"nperseg must be an integer above the hop ({hop} samples at {sample_rate} Hz), got {nperseg!r}")
+        return cls(sample_rate=sample_rate, nperseg=nperseg, noverlap=nperseg - hop, segment_samples=sample_rate, segment_overlap=sample_rate // 4)
 
     @property
     def hop(self) -> int:
