@@ -9,7 +9,6 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
-
 SEED_HOP = 31  # the seed's hop at 8 kHz (519 - 488), in samples
 
 
