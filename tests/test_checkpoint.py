@@ -187,11 +187,12 @@ def test_missing_and_extra_tensors_are_named(tmp_path: Path) -> None:
 def test_shipped_models_load_by_name() -> None:
     from vqdsp.model.checkpoint import SHIPPED_MODELS, load_config, resolve_model
 
-    assert set(SHIPPED_MODELS) == {"default", "fast", "v1"}
+    assert set(SHIPPED_MODELS) == {"default", "wideband", "fast", "v1"}
     assert resolve_model(None) == resolve_model("default") == DEFAULT_MODEL
     assert load_config(DEFAULT_MODEL) == ModelConfig()  # the quarter-cost architecture, as tested in test_unet
     assert load_config(resolve_model("fast")) == replace(ModelConfig(), channels=(16, 32, 64, 96))
     assert load_model("fast").config.separable is True
+    assert load_config(resolve_model("wideband")) == replace(ModelConfig(), stft=StftConfig.seed_grid(16000))  # v3's network at 16 kHz
     assert load_model("v1").config.separable is False  # the first model: full 3x3 convolutions
 
 

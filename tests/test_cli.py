@@ -214,7 +214,8 @@ def test_help_defaults_match_the_modules() -> None:
     for name in ("out", "model", "sample_rate", "segments", "val_segments", "steps", "batch_size", "lr", "seed", "threads"):
         assert high[name] == getattr(high_config, name), name
     assert high["speech_suppression_weight"] == high_config.speech_suppression
-    assert cli.HIGH_BAND_STAGE == (high_config.stage.channels, high_config.stage.kernel, high_config.stage.layers)
+    stage = high_config.stage
+    assert cli.HIGH_BAND_STAGE == (stage.channels, stage.kernel, stage.layers, stage.bands, stage.top_hz)
 
 
 # The code run in a fresh interpreter: each argv, then whether torch was imported.

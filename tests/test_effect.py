@@ -220,7 +220,8 @@ def test_short_input_warns_and_is_processed(effect: VQDenoise) -> None:
     assert out.shape == short.shape
     assert np.all(np.isfinite(out))
     assert effect.shortest_input_at(8000) == 519
-    assert effect.shortest_input_at(48000) == 3114
+    assert effect.shortest_input_at(48000) == 1557  # the wideband model's 32 ms window
+    assert VQDenoise(model="default").shortest_input_at(48000) == 3114  # the 8 kHz model's 65 ms
 
 
 def test_threads_give_the_same_output() -> None:

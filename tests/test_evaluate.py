@@ -9,12 +9,13 @@ import scipy.signal
 import soundfile as sf
 
 from vqdsp.cli import main
+from vqdsp.evaluation import metrics
 from vqdsp.evaluation.evaluate import CONDITION_NOTES, NoiseRecipe, channel_sos, evaluate, make_condition, select_files, spectrogram_figure
 from vqdsp.evaluation.systems import Passthrough, build_systems
 from vqdsp.model.checkpoint import save_model
 from vqdsp.training.augment import apply_sos
 
-from utils import identity_model, speech_like
+from utils import identity_model, speech_like, wideband_speech_like
 
 
 def _write(folder: Path, name: str, audio: np.ndarray, rate: int = 8000) -> Path:
@@ -73,7 +74,9 @@ def test_cli_end_to_end(clean_dir: Path, babble_dir: Path, tiny_model: Path, tmp
             assert value == pytest.approx(by[f, kind, snr, "noisy"], abs=0.05)
     summary = _rows(out / "summary.csv")
     assert len(summary) == (4 + 1) * 2 * 4  # (conditions + all) x systems x metrics
+    assert all(r["visqol"] == r["lsd_above_8k"] == r["residual_above_8k"] == "nan" for r in rows)  # no band for them at 8 kHz
     md = (out / "summary.md").read_text()
+    assert "ViSQOL" not in md
     assert "| metric | noisy | vqdsp:tiny |" in md
     assert "| babble | 10 |" in md
     assert "PESQ-nb" in md
@@ -93,7 +96,7 @@ def test_all_default_systems_on_one_file(clean_dir: Path, tmp_path: Path) -> Non
     result = evaluate([clean_dir], tmp_path / "out", systems, recipe=NoiseRecipe(("white",), (5.0,)), limit=1, examples=1, progress=False)
     assert result.files == 1
     means = {e["system"]: e["mean"] for e in result.summary if e["metric"] == "nsr" and e["noise"] == "all"}
-    assert list(means) == ["noisy", "vqdsp", "noisereduce", "rnnoise", "deepfilternet3"]
+    assert list(means) == ["noisy", "vqdsp", "noisereduce", "rnnoise", "deepfilternet3", "gtcrn"]
     assert means["noisy"] == pytest.approx(-5.0, abs=1e-3)
     assert all(np.isfinite(list(means.values())))
 
@@ -234,3 +237,39 @@ def test_out_of_domain_conditions_end_to_end(clean_dir: Path, tmp_path: Path, ca
     assert CONDITION_NOTES["channel"] in md
     with pytest.raises(ValueError, match="reverb, channel"):
         NoiseRecipe(("room",))
+
+
+class _Halve:
+    name = "halve"
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        return 0.5 * audio
+
+
+@pytest.mark.parametrize("sample_rate", [24000, 48000])
+def test_full_band_metrics_where_the_rate_has_them(sample_rate: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clean = tmp_path / "clean"
+    _write(clean, "wide.wav", wideband_speech_like(1.5, 48000), 48000)
+    if sample_rate < metrics.VISQOL_MIN_RATE:
+        def no_visqol(*args: object, **kwargs: object) -> float:
+            raise AssertionError("ViSQOL scored below 32 kHz")
+
+        monkeypatch.setattr(metrics, "visqol", no_visqol)
+    result = evaluate([clean], tmp_path / "out", [Passthrough(), _Halve()], recipe=NoiseRecipe(("white",), (10.0,)), sample_rate=sample_rate,
+                      examples=0, progress=False)
+    scored = metrics.metrics_for_rate(sample_rate)
+    assert list(dict.fromkeys(e["metric"] for e in result.summary)) == list(scored)
+    mean = {(e["system"], e["metric"]): e["mean"] for e in result.summary if e["noise"] == "all"}
+    assert mean["noisy", "residual_above_8k"] > mean["noisy", "nsr"]  # white noise swamps the weak band above 8 kHz
+    assert mean["noisy", "lsd_above_8k"] > 5
+    assert "| LSD > 8 kHz (dB) ↓ |" in result.markdown
+    assert "| residual > 8 kHz (dB) ↓ |" in result.markdown
+    rows = _rows(tmp_path / "out" / "per_file.csv")
+    assert [k for k in rows[0] if k not in ("file", "noise", "snr_db", "system")] == list(metrics.METRICS)
+    if sample_rate >= metrics.VISQOL_MIN_RATE:
+        assert "| ViSQOL ↑ |" in result.markdown
+        assert mean["halve", "visqol"] == pytest.approx(mean["noisy", "visqol"], abs=1e-6)  # ViSQOL ignores the gain
+        assert 1 < mean["noisy", "visqol"] < 4.5
+    else:
+        assert "ViSQOL" not in result.markdown
+        assert all(r["visqol"] == "nan" for r in rows)

@@ -96,7 +96,7 @@ def test_an_untrained_stage_is_the_old_rule(rate: int) -> None:
 @pytest.mark.parametrize("rate", RATES)
 def test_the_shipped_stage_keeps_the_band_energies_of_clean_wideband_speech(rate: int) -> None:
     clean = real_speech(rate)
-    out = VQDenoise()(clean, rate)
+    out = VQDenoise(model="default")(clean, rate)
     edges = erb_edges(4000, 8000, HighBandConfig().bands)
     diff = band_energies_db(out, rate, edges) - band_energies_db(clean, rate, edges)
     assert np.abs(diff).max() < 1.0, diff
@@ -106,7 +106,7 @@ def test_the_shipped_stage_keeps_the_band_energies_of_clean_wideband_speech(rate
 def test_the_shipped_stage_removes_noise_above_4_khz(rate: int) -> None:
     """White noise alone is strongly attenuated in the learned bands."""
     noise = 0.02 * np.random.default_rng(2).standard_normal(3 * rate).astype(np.float32)
-    effect = VQDenoise()
+    effect = VQDenoise(model="default")
     edges = np.array([4000.0, 8000.0])
     gain_noise = band_energies_db(effect(noise, rate), rate, edges) - band_energies_db(noise, rate, edges)
     assert gain_noise[0] < -6  # noise alone: strongly attenuated above 4 kHz
@@ -114,7 +114,7 @@ def test_the_shipped_stage_removes_noise_above_4_khz(rate: int) -> None:
 
 @pytest.mark.parametrize("rate", RATES)
 def test_silence_stays_silent(rate: int) -> None:
-    assert not np.any(VQDenoise()(np.zeros((2, rate), np.float32), rate))
+    assert not np.any(VQDenoise(model="default")(np.zeros((2, rate), np.float32), rate))
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -122,7 +122,7 @@ def test_streaming_equals_one_shot_with_the_stage(rate: int) -> None:
     rng = np.random.default_rng(3)
     speech = real_speech(rate)[: int(2.5 * rate)]
     audio = np.stack([speech, speech[::-1]]) + 0.01 * rng.standard_normal((2, len(speech))).astype(np.float32)
-    effect = VQDenoise()
+    effect = VQDenoise(model="default")
     assert effect._denoiser is not None
     assert effect._denoiser.high_band is not None
     one_shot = effect(audio, rate)
@@ -137,23 +137,23 @@ def test_linked_channels_share_the_stages_gain() -> None:
     rate = 48000
     audio = wideband_speech_like(2.0, rate)[None].repeat(2, 0)
     audio[1] *= 0.5
-    out = VQDenoise(channel_mode="linked")(audio, rate)
+    out = VQDenoise(model="default", channel_mode="linked")(audio, rate)
     np.testing.assert_allclose(out[1], 0.5 * out[0], atol=1e-6)
 
 
 def test_the_attenuation_limit_holds_above_4_khz() -> None:
     rate = 16000
     noise = 0.05 * np.random.default_rng(4).standard_normal(2 * rate).astype(np.float32)
-    out = VQDenoise(attenuation_limit_db=6.0)(noise, rate)
+    out = VQDenoise(model="default", attenuation_limit_db=6.0)(noise, rate)
     edges = np.array([4500.0, 7500.0])
     assert band_energies_db(out, rate, edges)[0] - band_energies_db(noise, rate, edges)[0] > -6.5
 
 
 def test_without_a_stage_the_model_still_runs_and_8_khz_is_untouched() -> None:
     audio = speech_like(2.0, 8000) + 0.02 * np.random.default_rng(5).standard_normal(16000).astype(np.float32)
-    np.testing.assert_array_equal(VQDenoise()(audio, 8000), VQDenoise(high_band=None)(audio, 8000))
+    np.testing.assert_array_equal(VQDenoise(model="default")(audio, 8000), VQDenoise(model="default", high_band=None)(audio, 8000))
     wide = wideband_speech_like(1.5, 16000)
-    assert np.isfinite(VQDenoise(high_band=None)(wide, 16000)).all()
+    assert np.isfinite(VQDenoise(model="default", high_band=None)(wide, 16000)).all()
 
 
 def test_a_model_of_another_transform_runs_without_the_default_stage() -> None:
@@ -215,7 +215,7 @@ def test_the_shipped_stage_loads_offline_and_fits_the_shipped_models() -> None:
 
 def test_training_the_stage_lowers_its_loss(tmp_path: Path) -> None:
     rate = 16000
-    VQDenoise()(wideband_speech_like(1.0, rate), rate)  # the cached band layout is first made at inference
+    VQDenoise(model="default")(wideband_speech_like(1.0, rate), rate)  # the cached band layout is first made at inference
     root = tmp_path / "corpus"
     for speaker in ("a", "b", "c"):
         (root / speaker).mkdir(parents=True)
@@ -241,7 +241,7 @@ def test_above_8_khz_the_stage_is_never_more_open_than_the_old_rule(rate: int) -
     speech = real_speech(rate)
     noisy = speech + 0.02 * rng.standard_normal(len(speech)).astype(np.float32)
     cfg = Denoiser(load_model()).stft_at(rate)
-    stage, old = (VQDenoise(high_band=h)(noisy, rate) for h in ("default", None))
+    stage, old = (VQDenoise(model="default", high_band=h)(noisy, rate) for h in ("default", None))
     above = np.fft.rfftfreq(cfg.nperseg, 1 / rate) > HighBandConfig().top_hz
     power_stage, power_old = (np.abs(stft(x, cfg)[above]) ** 2 for x in (stage, old))
     assert np.all(power_stage.sum(axis=0) <= power_old.sum(axis=0) * 1.05 + 1e-12)  # per frame, up to the overlap-add's smearing

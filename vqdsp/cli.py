@@ -27,13 +27,13 @@ READABLE = "WAV, FLAC, OGG, AIFF, MP3 or M4A"
 
 # Defaults shown in --help that belong to modules importing torch or numpy; tests/test_cli.py
 # checks that they still match those modules.
-EVAL_SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise", "deepfilternet3")  # vqdsp.evaluation.systems.SYSTEMS
+EVAL_SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise", "deepfilternet3", "gtcrn")  # vqdsp.evaluation.systems.SYSTEMS
 EVAL_NOISE = ("white", "pink", "babble")  # vqdsp.evaluation.evaluate.NoiseRecipe
 EVAL_SNR_DB = (0.0, 5.0, 10.0)
 TRAIN_NOISE = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan")  # vqdsp.training.data.NoiseMix
 TRAIN_SNR_DB = (-5.0, 20.0)
 PRESETS = ("speech",)  # vqdsp.mastering.presets.BUILTIN
-HIGH_BAND_STAGE = (32, 5, 3)  # channels, kernel, layers of vqdsp.model.high_band.HighBandConfig
+HIGH_BAND_STAGE = (32, 5, 3, 8, 8000.0)  # channels, kernel, layers, bands, top_hz of vqdsp.model.high_band.HighBandConfig
 EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "train-high-band": "train", "master": "ray"}
 
 
@@ -236,7 +236,7 @@ def _train_high_band(args: argparse.Namespace) -> int:
         sample_rate=args.sample_rate, noise=replace(base.noise, snr_db=tuple(args.snr_db)), segments=args.segments,
         val_segments=args.val_segments, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         speech_suppression=args.speech_suppression_weight, seed=args.seed, threads=args.threads,
-        stage=replace(base.stage, channels=args.channels, kernel=args.kernel, layers=args.layers),
+        stage=replace(base.stage, channels=args.channels, kernel=args.kernel, layers=args.layers, bands=args.bands, top_hz=args.top_hz),
     )  # fmt: skip
     try:
         path = train_high_band(cfg)
@@ -247,7 +247,7 @@ def _train_high_band(args: argparse.Namespace) -> int:
 
 
 def _add_train_high_band(sub: argparse._SubParsersAction) -> None:
-    channels, kernel, layers = HIGH_BAND_STAGE
+    channels, kernel, layers, bands, top_hz = HIGH_BAND_STAGE
     p = sub.add_parser("train-high-band", help="train the high-band stage (16 kHz and up) on wide-band speech",
                        formatter_class=HelpFormatter,
                        description="Train the stage that sets the gains above the model's Nyquist on wide-band clean speech "
@@ -267,6 +267,9 @@ def _add_train_high_band(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels", type=int, default=channels, help="width of the stage's temporal convolutions")
     p.add_argument("--kernel", type=int, default=kernel, help="frames each convolution sees (odd)")
     p.add_argument("--layers", type=int, default=layers, help="convolutions before the output layer")
+    p.add_argument("--bands", type=int, default=bands, help="ERB-spaced bands with their own gain, from the model's Nyquist to --top-hz")
+    p.add_argument("--top-hz", type=float, default=top_hz,
+                   help="top of the learned bands, in Hz (the gain above is held); audio below twice it keeps the old rule")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.set_defaults(run=_train_high_band)

@@ -22,9 +22,9 @@ import torch
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.framing import SegmentStream
 from vqdsp.audio.stft import check_audio
-from vqdsp.model.checkpoint import load_model
+from vqdsp.model.checkpoint import WIDEBAND_FROM_HZ, load_config, load_model, resolve_model, shipped_model_for
 from vqdsp.model.config import StftConfig
-from vqdsp.model.high_band import HighBandNet, load_high_band
+from vqdsp.model.high_band import HighBandError, HighBandNet, load_high_band, shipped_high_band_for
 
 BUFFER_SIZE = 8192
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
@@ -57,10 +57,12 @@ class VQDenoise:
     The layout is read as pedalboard reads it: the channel count of the stream in progress (or
     ``channels``) is used as the hint; without one the smaller dimension is taken as channels.
 
-    The model runs at its own rate (8 kHz for the default); at other rates its time-frequency
-    gain is applied to the audio at its own rate, so the band above the model's Nyquist is kept.
-    There (from 3.8 kHz), at 16 kHz and more, the high-band stage gives it learned gains (see
-    ``high_band``); below 16 kHz it gets the gain of the model's top band.
+    With no ``model`` named, the rate chooses the shipped model: ``default`` (8 kHz) for audio below
+    16 kHz, ``wideband`` (16 kHz) for audio at 16 kHz and up (:meth:`model_at` says which; ``repr``
+    shows it). The model runs at its own rate; at other rates its time-frequency gain is applied to
+    the audio at its own rate, so the band above the model's Nyquist is kept. There, from just under
+    that Nyquist, the high-band stage gives it learned gains where one fits the model and the rate
+    (see ``high_band``); elsewhere it gets the gain of the model's top band.
 
     With ``reset=False`` the effect streams: chunks of any size give the one-shot output delayed
     by :meth:`latency_at` samples, in memory bounded by the chunk size. With ``reset=True`` (the
@@ -83,7 +85,8 @@ class VQDenoise:
         mix: wet fraction, 0 (dry input only) to 1 (fully denoised).
         model: path to a ``.safetensors`` model (its ``.json`` config beside it), the name of a
             shipped model (``"default"``; ``"fast"``: 0.84x its compute; ``"v1"``: the first model; see the README), or a
-            loaded model (a ``torch.nn.Module`` with ``config.stft``, run on its own device); None: the default model.
+            loaded model (a ``torch.nn.Module`` with ``config.stft``, run on its own device); None: the shipped
+            model for the audio's rate (``default`` below 16 kHz, ``wideband`` from 16 kHz).
         device: torch device to run the model on, ``"cpu"`` or ``"cuda[:N]"``.
         threads: CPU threads to use (segments are processed this many at a time, each with one
             torch thread).
@@ -92,11 +95,12 @@ class VQDenoise:
             image stays put, and C channels cost what one does).
         channels: channel count of the input; None: read from each stream's first array.
             Set it to stream chunks with fewer samples than channels (e.g. one frame at a time).
-        high_band: the stage that denoises from just under the model's Nyquist up (3.8 kHz) in audio
-            at 16 kHz or more: ``"default"`` (the shipped stage, used with models of the shipped transform; others
-            run without it), a ``.safetensors`` file (its ``.json`` beside it), a loaded
+        high_band: the stage that denoises from just under the model's Nyquist up (3.8 kHz for an 8 kHz
+            model): ``"default"`` (the shipped stage of the model's transform, where one ships; others run
+            without it), a ``.safetensors`` file (its ``.json`` beside it), a loaded
             :class:`~vqdsp.model.high_band.HighBandNet`, or None (the model's top-band gain is held
-            up to Nyquist, as in vqdsp 0.1).
+            up to Nyquist, as in vqdsp 0.1). With no ``model`` named, a given stage serves the shipped
+            model of its transform.
     """
 
     is_effect = True
@@ -114,7 +118,8 @@ class VQDenoise:
         channels: int | None = None,
         high_band: str | os.PathLike | HighBandNet | None = "default",
     ) -> None:
-        self._denoiser: Denoiser | None = None
+        self._denoiser: Denoiser | None = None  # the named model's; None while the rate chooses
+        self._by_name: dict[str, Denoiser] = {}  # the shipped models the rate chose, loaded on first use
         self._executor: ThreadPoolExecutor | None = None
         self._stream: SegmentStream | None = None
         self._stream_key: tuple[int, int] | None = None
@@ -124,7 +129,7 @@ class VQDenoise:
         self.channel_mode = channel_mode
         self.channels = channels
         self._device = _check_device(device)
-        self._high_band_source: str | os.PathLike | HighBandNet | None = high_band
+        self._high_band_source: str | Path | HighBandNet | None = high_band if high_band is None or isinstance(high_band, (str, HighBandNet)) else Path(high_band)
         self.model = model  # also loads the high-band stage
 
     # -- parameters -------------------------------------------------------------------------
@@ -139,8 +144,8 @@ class VQDenoise:
         if not value > 0:
             raise ValueError(f"attenuation_limit_db must be > 0 dB (math.inf: no limit), got {value}")
         self._attenuation_limit_db = value
-        if self._denoiser is not None:
-            self._denoiser.attenuation_limit_db = None if math.isinf(value) else value
+        for denoiser in self._loaded():
+            denoiser.attenuation_limit_db = None if math.isinf(value) else value
 
     @property
     def mix(self) -> float:
@@ -156,7 +161,7 @@ class VQDenoise:
 
     @property
     def model(self) -> str | torch.nn.Module | None:
-        """Path of the model file, the model itself if one was given loaded, or None for the shipped model."""
+        """Path or name of the model file, the model itself if one was given loaded, or None: the rate chooses."""
         if isinstance(self._model_source, torch.nn.Module):
             return self._model_source
         return None if self._model_source is None else str(self._model_source)
@@ -164,18 +169,44 @@ class VQDenoise:
     @model.setter
     def model(self, value: str | os.PathLike | torch.nn.Module | None) -> None:
         source: str | Path | torch.nn.Module | None
+        loaded: torch.nn.Module | None
         if isinstance(value, torch.nn.Module):
             source, loaded = value, value
             self._device = str(next(value.parameters()).device)  # a loaded model runs where it is
         else:
             source = value if value is None or isinstance(value, str) else Path(value)  # a str may name a shipped model
-            loaded = load_model(source, self._device)
-        limit = None if math.isinf(self.attenuation_limit_db) else self.attenuation_limit_db
-        self._denoiser = Denoiser(loaded, attenuation_limit_db=limit)
-        _mark_torch_started()
+            loaded = None if source is None else load_model(source, self._device)
+        self._by_name = {}
+        self._denoiser = None if loaded is None else self._new_denoiser(loaded)
         self._model_source = source
         self.high_band = self._high_band_source  # again: the stage must fit the new model
         self.reset()
+
+    def model_at(self, sample_rate: float) -> str | torch.nn.Module:
+        """The model that denoises audio at ``sample_rate``: the one named, else the shipped one the rate chooses."""
+        if self._model_source is None:
+            return shipped_model_for(_check_rate(sample_rate))
+        return self.model  # type: ignore[return-value]  # not None here
+
+    def _new_denoiser(self, model: torch.nn.Module) -> Denoiser:
+        limit = None if math.isinf(self.attenuation_limit_db) else self.attenuation_limit_db
+        denoiser = Denoiser(model, attenuation_limit_db=limit)
+        _mark_torch_started()
+        return denoiser
+
+    def denoiser_at(self, sample_rate: int) -> Denoiser:
+        """The segment denoiser for audio at ``sample_rate`` (a shipped model chosen by rate is loaded on first use)."""
+        if self._denoiser is not None:
+            return self._denoiser
+        name = shipped_model_for(sample_rate)
+        if name not in self._by_name:
+            denoiser = self._new_denoiser(load_model(name, self._device))
+            denoiser.high_band = self._stage_for(denoiser, self._high_band_source)
+            self._by_name[name] = denoiser
+        return self._by_name[name]
+
+    def _loaded(self) -> list[Denoiser]:
+        return [self._denoiser] if self._denoiser is not None else list(self._by_name.values())
 
     @property
     def high_band(self) -> str | HighBandNet | None:
@@ -185,19 +216,41 @@ class VQDenoise:
 
     @high_band.setter
     def high_band(self, value: str | os.PathLike | HighBandNet | None) -> None:
-        assert self._denoiser is not None  # the model is loaded first
-        model_stft = self._denoiser.model_stft
-        stage: HighBandNet | None
-        if value is None or isinstance(value, HighBandNet):
-            stage = value
-        elif isinstance(value, str) and value == "default" and not Path(value).exists():
-            stage = load_high_band(None) if model_stft == StftConfig() else None  # other transforms run without it
-        else:
+        if value is not None and not isinstance(value, HighBandNet) and not (isinstance(value, str) and value == "default" and not Path(value).exists()):
             value = Path(value)
-            stage = load_high_band(value, model_stft)
-        self._denoiser.high_band = None if stage is None else stage.to(self._device)  # checks it fits the model
+        if self._denoiser is not None:
+            self._denoiser.high_band = self._stage_for(self._denoiser, value)  # checks it fits the model
+        else:  # the rate chooses the model: a given stage must fit one of the shipped ones
+            stage = self._stage(value, None)
+            fits = {shipped_model_for(rate) for rate in (WIDEBAND_FROM_HZ - 1, WIDEBAND_FROM_HZ)}
+            if stage is not None and not any(load_config(resolve_model(name)).stft == stage.config.model_stft for name in fits):
+                raise HighBandError(
+                    f"the high-band stage was trained for a model with transform {stage.config.model_stft}, "
+                    f"which no shipped model has; name its model (model=...) or pass high_band=None"
+                )
+            for denoiser in self._by_name.values():
+                denoiser.high_band = self._stage_for(denoiser, value)
         self._high_band_source = value
         self.reset()
+
+    def _stage(self, source: str | Path | HighBandNet | None, model_stft: StftConfig | None) -> HighBandNet | None:
+        """The stage of ``source`` on this effect's device: ``"default"``: the shipped stage of ``model_stft``
+        (None where none ships); a file is checked against ``model_stft`` when it is given."""
+        if source is None or isinstance(source, HighBandNet):
+            stage = source
+        elif source == "default":
+            stage = None if model_stft is None else shipped_high_band_for(model_stft)
+        else:
+            stage = load_high_band(source, model_stft)
+        return None if stage is None else stage.to(self._device)
+
+    def _stage_for(self, denoiser: Denoiser, source: str | Path | HighBandNet | None) -> HighBandNet | None:
+        """The stage of ``source`` for ``denoiser``'s model. A named model must fit it; with the rate choosing,
+        a stage of another transform serves the other shipped model, not this one."""
+        if self._denoiser is not None or source == "default":
+            return self._stage(source, denoiser.model_stft)
+        stage = self._stage(source, None)
+        return stage if stage is not None and stage.config.model_stft == denoiser.model_stft else None
 
     @property
     def device(self) -> str:
@@ -207,10 +260,10 @@ class VQDenoise:
     @device.setter
     def device(self, value: str) -> None:
         self._device = _check_device(value)
-        if self._denoiser is not None:
-            self._denoiser.model.to(self._device)
-            if self._denoiser.high_band is not None:
-                self._denoiser.high_band.to(self._device)
+        for denoiser in self._loaded():
+            denoiser.model.to(self._device)
+            if denoiser.high_band is not None:
+                denoiser.high_band.to(self._device)
 
     @property
     def threads(self) -> int:
@@ -259,28 +312,31 @@ class VQDenoise:
 
     @property
     def sample_rate(self) -> int:
-        """The rate the model works at, in Hz."""
-        assert self._denoiser is not None  # the model setter, run by __init__, sets it
-        return self._denoiser.model_stft.sample_rate
+        """The rate the named model works at, in Hz (with the rate choosing: the 8 kHz ``default``'s)."""
+        return self._denoiser.model_stft.sample_rate if self._denoiser is not None else load_config(resolve_model("default")).stft.sample_rate
 
     @property
     def latency_samples(self) -> int:
-        """Delay of the ``reset=False`` output at the model's rate (one model segment); see :meth:`latency_at`."""
+        """Delay of the ``reset=False`` output at :attr:`sample_rate` (one model segment); see :meth:`latency_at`."""
         return self.latency_at(self.sample_rate)
 
     def latency_at(self, sample_rate: float) -> int:
         """Delay of the ``reset=False`` output, in samples at ``sample_rate`` (one model segment, 1 s by default)."""
-        assert self._denoiser is not None
-        return self._denoiser.segment_length(_check_rate(sample_rate))[0]
+        rate = _check_rate(sample_rate)
+        return self.denoiser_at(rate).segment_length(rate)[0]
 
     def shortest_input_at(self, sample_rate: float) -> int:
         """Fewest samples at ``sample_rate`` the model can judge (one analysis window); shorter input gets a warning."""
-        assert self._denoiser is not None
-        return self._denoiser.stft_at(_check_rate(sample_rate)).nperseg
+        rate = _check_rate(sample_rate)
+        return self.denoiser_at(rate).stft_at(rate).nperseg
 
     def __repr__(self) -> str:
         params = " ".join(f"{k}={v!r}" for k, v in self.parameters.items())
-        return f"<vqdsp.VQDenoise {params} at {id(self):#x}>"
+        chosen = "" if self._model_source is not None else (
+            f" (by rate: {shipped_model_for(WIDEBAND_FROM_HZ - 1)!r} below {WIDEBAND_FROM_HZ / 1000:g} kHz, "
+            f"{shipped_model_for(WIDEBAND_FROM_HZ)!r} from it)"
+        )  # fmt: skip
+        return f"<vqdsp.VQDenoise {params}{chosen} at {id(self):#x}>"
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -345,9 +401,9 @@ class VQDenoise:
                 "call reset() or process with reset=True"
             )
         if fresh or self._stream is None:
-            assert self._denoiser is not None
-            seg, overlap = self._denoiser.segment_length(rate)
-            batch = max(1, self._denoiser.batch_size // (1 if self._channel_mode == "linked" else channels))
+            denoiser = self.denoiser_at(rate)
+            seg, overlap = denoiser.segment_length(rate)
+            batch = max(1, denoiser.batch_size // (1 if self._channel_mode == "linked" else channels))
             self._stream = SegmentStream(_SegmentsAt(self, rate), seg, overlap, channels, batch)
             self._stream_key = key
         self._stream.executor = self._executor_for()
@@ -381,9 +437,8 @@ class _SegmentsAt:
 
     def __call__(self, segments: np.ndarray) -> np.ndarray:
         effect = self.effect
-        assert effect._denoiser is not None
         with np.errstate(over="ignore", invalid="ignore"):  # VQDenoise.process checks the output
-            wet = effect._denoiser.process_segments(segments, self.rate, linked=effect.channel_mode == "linked")
+            wet = effect.denoiser_at(self.rate).process_segments(segments, self.rate, linked=effect.channel_mode == "linked")
         return wet if effect.mix >= 1.0 else effect.mix * wet + (1.0 - effect.mix) * segments
 
 

