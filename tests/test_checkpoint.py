@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from vqdsp.model.checkpoint import DEFAULT_MODEL, CheckpointError, load_model, save_model
-from vqdsp.model.config import ModelConfig
+from vqdsp.model.config import ModelConfig, StftConfig
 from vqdsp.model.unet import SEUNet
 
 from utils import TINY
