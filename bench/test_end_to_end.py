@@ -1,4 +1,4 @@
-"""End to end: ``VQDenoise`` against noisereduce, RNNoise and DeepFilterNet3 on the same noisy speech, same run.
+"""End to end: ``VQDenoise`` against noisereduce, RNNoise, DeepFilterNet3 and GTCRN on the same noisy speech, same run.
 
 Each group gives every system the same audio (60 s of speech plus noise, or ``VQDSP_BENCH_SECONDS``; 2 s in quick mode) and
 records ``audio_seconds``, so that ``bench/report.py`` can give the real-time factor (audio
@@ -6,7 +6,8 @@ seconds / wall seconds) and each row's time relative to vqdsp's default (one thr
 The peers are the evaluation's wrappers (:mod:`vqdsp.evaluation.systems`); a peer that is not
 installed (``pip install vqdsp[bench]``) is skipped. Mono wrappers process a stereo input one
 channel at a time. vqdsp also runs with ``threads=2``, with linked channels (stereo only), without
-its high-band stage (48 kHz only: the cost of the learned gains above 4 kHz), and
+its high-band stage (48 kHz only: the cost of the learned gains above the model's band), with the
+8 kHz ``default`` model named (at 48 kHz: the path before the wideband model was chosen by rate), and
 streamed the way ``vqdsp denoise`` streams a file (10 s chunks, then the flush), so one-shot and
 streaming are compared in the same run.
 """
@@ -25,8 +26,9 @@ QUICK_SECONDS = 2.0
 CASES = {"8 kHz mono": (8000, 1), "48 kHz stereo": (48000, 2)}
 SYSTEMS = [
     "vqdsp", "vqdsp, streamed", "vqdsp, 2 threads", "vqdsp, linked", "vqdsp, no high band",
+    "vqdsp 8 kHz model", "vqdsp 8 kHz model, 2 threads",
     "vqdsp fast", "vqdsp fast, 2 threads", "vqdsp fast, linked", "vqdsp fast, no high band",
-    "noisereduce", "noisereduce-stationary", "rnnoise", "deepfilternet3",
+    "noisereduce", "noisereduce-stationary", "rnnoise", "deepfilternet3", "gtcrn",
 ]
 ROUNDS = {"noisereduce": 10, "noisereduce-stationary": 10}  # the fast ones; the others get 3
 
@@ -36,7 +38,7 @@ def _vqdsp(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
     from vqdsp.audio.framing import flush_padding
 
     effect = VQDenoise(
-        model="fast" if name.startswith("vqdsp fast") else None,
+        model="fast" if name.startswith("vqdsp fast") else "default" if name.startswith("vqdsp 8 kHz model") else None,
         threads=2 if name.endswith(", 2 threads") else 1,
         channel_mode="linked" if name.endswith(", linked") else "independent",
         high_band=None if name.endswith(", no high band") else "default",
@@ -67,6 +69,7 @@ def _build(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
             "noisereduce-stationary": lambda: systems.NoiseReduce(stationary=True),
             "rnnoise": lambda: systems.RNNoise(),
             "deepfilternet3": lambda: systems.DeepFilterNet3(),
+            "gtcrn": lambda: systems.GTCRN(),
         }[name]()
     except (ImportError, OSError) as err:
         pytest.skip(f"{name} not available ({err}); pip install vqdsp[bench]")

@@ -53,7 +53,7 @@ class Path:
 
     @property
     def denoiser(self):
-        return self.effect._denoiser
+        return self.effect.denoiser_at(self.rate)
 
     def framing_and_stft(self) -> None:
         stream_seg, overlap = self.denoiser.segment_length(self.rate)

@@ -4,7 +4,8 @@ A file's sample rate says nothing of its band: many 44.1 kHz files are upsampled
 sources, and some carry only hiss up there. :func:`measure_band` tells speech from pauses by
 their 1-4 kHz level and compares, in the speech frames, the energy above 8 and 12 kHz with the
 speech's own 1-4 kHz band and with the same band in the pauses, and finds the highest
-frequency where speech still stands above the floor. :func:`select_full_band` lays out the
+frequency where speech still stands above the pauses and not far below its own 1-4 kHz level
+(an upsampled file's resampler leaves leakage above its old Nyquist, 45 dB or more down). :func:`select_full_band` lays out the
 files that pass as one folder of links per speaker, with a CSV of every measurement.
 
     python -m vqdsp.training.band SPEAKER_FOLDER... -o OUT [--min-top-hz 12000]
@@ -31,7 +32,8 @@ SPEECH_BAND_HZ = (1000.0, 4000.0)
 FRAME_SECONDS = 0.02
 SPEECH_MARGIN_DB = 20.0  # a speech frame: 1-4 kHz level within this of the file's loudest frames
 PAUSE_MARGIN_DB = 35.0  # a pause frame: this far or more below them
-TOP_BAND_DB = 15.0  # the top of the band: the highest frequency where speech stands this far above the pauses
+TOP_BAND_DB = 15.0  # the top of the band: the highest frequency where speech stands this far above the pauses ...
+TOP_LEVEL_DB = -45.0  # ... and no further below the speech's mean 1-4 kHz level (a resampler's leakage lies lower)
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,15 @@ def measure_band(audio: np.ndarray, sample_rate: int, path: str = "") -> BandRep
     else:  # no pauses to compare with: the floor is the speech spectrum's own quietest region
         floor = np.full_like(speech_spectrum, np.percentile(speech_spectrum, 5))
         over_pauses = nan
-    # the top: the highest frequency where speech stands TOP_BAND_DB above the floor (smoothed over ~500 Hz)
+    # the top: the highest frequency where speech stands TOP_BAND_DB above the floor and lies within
+    # TOP_LEVEL_DB of its mean 1-4 kHz bin (both smoothed over ~500 Hz)
     width = max(1, round(500 / (freqs[1] - freqs[0])))
     kernel = np.ones(width) / width
-    ratio_db = 10 * np.log10(np.convolve(speech_spectrum, kernel, "same") + 1e-20) - 10 * np.log10(np.convolve(floor, kernel, "same") + 1e-20)
-    above = np.flatnonzero((ratio_db >= TOP_BAND_DB) & (freqs >= SPEECH_BAND_HZ[0]))
+    speech_db = 10 * np.log10(np.convolve(speech_spectrum, kernel, "same") + 1e-20)
+    ratio_db = speech_db - 10 * np.log10(np.convolve(floor, kernel, "same") + 1e-20)
+    in_band = (freqs >= SPEECH_BAND_HZ[0]) & (freqs < SPEECH_BAND_HZ[1])
+    level_db = speech_db - 10 * np.log10(speech_spectrum[in_band].mean() + 1e-20)
+    above = np.flatnonzero((ratio_db >= TOP_BAND_DB) & (level_db >= TOP_LEVEL_DB) & (freqs >= SPEECH_BAND_HZ[0]))
     top = float(freqs[above[-1]]) if len(above) else 0.0
     return BandReport(
         path, sample_rate, seconds, float(speech.sum() * hop_seconds),
