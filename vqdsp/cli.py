@@ -124,11 +124,14 @@ def _denoise(args: argparse.Namespace) -> int:
     except ValueError as err:
         return fatal(str(err))
     from vqdsp.audio.effect import VQDenoise
-    from vqdsp.audio.files import process_file
+    from vqdsp.audio.files import open_audio, process_file
 
     try:
         effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
                            threads=args.threads, high_band=high_band_arg(args.high_band))
+        if args.verbose:
+            with open_audio(source) as (info, _):
+                print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
         target.parent.mkdir(parents=True, exist_ok=True)
         process_file(effect, source, target, overwrite=overwrite)
     except (OSError, ValueError) as err:
@@ -143,9 +146,12 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", nargs="?", help=f"audio file to clean ({READABLE}; default: a bundled noisy example)")
     p.add_argument("-o", "--output", help=f"output file; its extension picks the format ({', '.join(WRITABLE)}) "
                    f"(default: INPUT.denoised.EXT beside the input; for the bundled example {EXAMPLE_OUTPUT}, replaced on every run)")
-    p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default, fast, v1 (default: default)")
+    p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default (8 kHz), wideband (16 kHz), "
+                   "fast, v1 (default: by the file's rate: default below 16 kHz, wideband from 16 kHz)")
     p.add_argument("--high-band", default="default", metavar="STAGE",
-                   help="stage that denoises from 3.8 kHz up (16 kHz audio and up): default, none, or a .safetensors file")
+                   help="stage that denoises above the model's band (from just under its Nyquist): default (the model's shipped stage), "
+                        "none, or a .safetensors file")
+    p.add_argument("-v", "--verbose", action="store_true", help="say which model and high-band stage run at the file's rate")
     p.add_argument("--attenuation-limit-db", type=float, default=float("inf"),
                    help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
     p.add_argument("--mix", type=float, default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")

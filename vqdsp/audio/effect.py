@@ -188,6 +188,21 @@ class VQDenoise:
             return shipped_model_for(_check_rate(sample_rate))
         return self.model  # type: ignore[return-value]  # not None here
 
+    def describe_at(self, sample_rate: float) -> str:
+        """What denoises audio at ``sample_rate``, in words: the model, its rate, and the high-band stage if one runs."""
+        rate = _check_rate(sample_rate)
+        denoiser, model = self.denoiser_at(rate), self.model_at(rate)
+        name = repr(model) if isinstance(model, str) else type(model).__name__
+        chosen = " (chosen by rate)" if self._model_source is None else ""
+        text = f"model {name}{chosen} at {denoiser.model_stft.sample_rate / 1000:g} kHz"
+        stage = denoiser.high_band
+        if stage is not None and rate >= stage.config.min_sample_rate:
+            cfg = stage.config
+            return f"{text}, high-band stage from {cfg.split_hz / 1000:g} to {cfg.top_hz / 1000:g} kHz (its top band's gain held above)"
+        if rate <= denoiser.model_stft.sample_rate:
+            return text
+        return f"{text}, no high-band stage at {rate / 1000:g} kHz (the model's top-band gain above {denoiser.model_stft.sample_rate / 2000:g} kHz)"
+
     def _new_denoiser(self, model: torch.nn.Module) -> Denoiser:
         limit = None if math.isinf(self.attenuation_limit_db) else self.attenuation_limit_db
         denoiser = Denoiser(model, attenuation_limit_db=limit)
