@@ -22,7 +22,7 @@ import torch
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.framing import SegmentStream
 from vqdsp.audio.stft import check_audio
-from vqdsp.model.checkpoint import WIDEBAND_FROM_HZ, load_config, load_model, resolve_model, shipped_model_for
+from vqdsp.model.checkpoint import RATE_CHOSEN_MODELS, WIDEBAND_FROM_HZ, load_config, load_model, resolve_model, shipped_model_for
 from vqdsp.model.config import StftConfig
 from vqdsp.model.high_band import HighBandError, HighBandNet, load_high_band, shipped_high_band_for
 
@@ -129,7 +129,7 @@ class VQDenoise:
         self.channel_mode = channel_mode
         self.channels = channels
         self._device = _check_device(device)
-        self._high_band_source: str | Path | HighBandNet | None = high_band if high_band is None or isinstance(high_band, (str, HighBandNet)) else Path(high_band)
+        self._high_band_source = _stage_source(high_band)
         self.model = model  # also loads the high-band stage
 
     # -- parameters -------------------------------------------------------------------------
@@ -231,14 +231,12 @@ class VQDenoise:
 
     @high_band.setter
     def high_band(self, value: str | os.PathLike | HighBandNet | None) -> None:
-        if value is not None and not isinstance(value, HighBandNet) and not (isinstance(value, str) and value == "default" and not Path(value).exists()):
-            value = Path(value)
+        value = _stage_source(value)
         if self._denoiser is not None:
             self._denoiser.high_band = self._stage_for(self._denoiser, value)  # checks it fits the model
         else:  # the rate chooses the model: a given stage must fit one of the shipped ones
             stage = self._stage(value, None)
-            fits = {shipped_model_for(rate) for rate in (WIDEBAND_FROM_HZ - 1, WIDEBAND_FROM_HZ)}
-            if stage is not None and not any(load_config(resolve_model(name)).stft == stage.config.model_stft for name in fits):
+            if stage is not None and not any(load_config(resolve_model(name)).stft == stage.config.model_stft for name in RATE_CHOSEN_MODELS):
                 raise HighBandError(
                     f"the high-band stage was trained for a model with transform {stage.config.model_stft}, "
                     f"which no shipped model has; name its model (model=...) or pass high_band=None"
@@ -348,8 +346,7 @@ class VQDenoise:
     def __repr__(self) -> str:
         params = " ".join(f"{k}={v!r}" for k, v in self.parameters.items())
         chosen = "" if self._model_source is not None else (
-            f" (by rate: {shipped_model_for(WIDEBAND_FROM_HZ - 1)!r} below {WIDEBAND_FROM_HZ / 1000:g} kHz, "
-            f"{shipped_model_for(WIDEBAND_FROM_HZ)!r} from it)"
+            f" (by rate: {RATE_CHOSEN_MODELS[0]!r} below {WIDEBAND_FROM_HZ / 1000:g} kHz, {RATE_CHOSEN_MODELS[1]!r} from it)"
         )  # fmt: skip
         return f"<vqdsp.VQDenoise {params}{chosen} at {id(self):#x}>"
 
@@ -486,6 +483,13 @@ def _channels_last(shape: tuple[int, ...], hint: int | None) -> bool:
     if shape[0] == shape[1] and shape[0] > 1:
         raise ValueError(f"cannot tell channels from samples in a square array {shape}; pass (channels, samples) and set channels=")
     return shape[1] < shape[0]
+
+
+def _stage_source(value: str | os.PathLike | HighBandNet | None) -> str | Path | HighBandNet | None:
+    """A ``high_band`` value as kept: ``"default"`` (unless a file of that name is here), None, a stage, or a Path."""
+    if value is None or isinstance(value, HighBandNet) or (isinstance(value, str) and value == "default" and not Path(value).exists()):
+        return value
+    return Path(value)
 
 
 def _real(name: str, value: Any) -> float:

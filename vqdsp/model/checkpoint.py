@@ -25,11 +25,14 @@ unlike the training set), ``wideband`` (the 16 kHz model, for audio at 16 kHz an
 that earlier results can be reproduced); see the README's model card."""
 WIDEBAND_FROM_HZ = 16000
 """Audio at this rate or more is denoised by ``wideband`` when no model is named; below it, by ``default``."""
+RATE_CHOSEN_MODELS = ("default", "wideband")
+"""The shipped models the rate chooses between (see :func:`shipped_model_for`)."""
 
 
 def shipped_model_for(sample_rate: int) -> str:
     """The shipped model that denoises audio at ``sample_rate`` when none is named: ``wideband`` from 16 kHz, else ``default``."""
-    return "wideband" if sample_rate >= WIDEBAND_FROM_HZ else "default"
+    narrow, wide = RATE_CHOSEN_MODELS
+    return wide if sample_rate >= WIDEBAND_FROM_HZ else narrow
 
 
 def resolve_model(path: str | os.PathLike | None) -> Path:
