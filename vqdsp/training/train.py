@@ -23,7 +23,7 @@ from tqdm import tqdm
 from vqdsp.atomic import atomic_write
 from vqdsp.audio.effect import VQDenoise
 from vqdsp.audio.files import find_audio_files, read_mono
-from vqdsp.evaluation.metrics import pesq, stoi
+from vqdsp.evaluation.metrics import pesq, pesq_rate, stoi
 from vqdsp.extras import require
 from vqdsp.model.checkpoint import load_model, save_model
 from vqdsp.model.config import ModelConfig, StftConfig
@@ -216,8 +216,8 @@ def score_utterances(model: SEUNet, corpus: Corpus, cfg: TrainConfig, model_cfg:
     return result
 
 
-def plot_history(history: list[dict], path: Path) -> None:
-    """Loss curves (train and validation) and validation PESQ, as a PNG."""
+def plot_history(history: list[dict], path: Path, sample_rate: int = 8000) -> None:
+    """Loss curves (train and validation) and validation PESQ (narrow or wide band, by ``sample_rate``), as a PNG."""
     matplotlib = require("matplotlib", "train")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -230,7 +230,7 @@ def plot_history(history: list[dict], path: Path) -> None:
     ax1.legend()
     ax2.plot(steps, [h.get("pesq", math.nan) for h in history], label="denoised")
     ax2.plot(steps, [h.get("pesq_noisy", math.nan) for h in history], label="noisy", linestyle="--")
-    ax2.set(xlabel="step", ylabel="PESQ (nb)", title="validation PESQ, held-out conditions")
+    ax2.set(xlabel="step", ylabel=f"PESQ ({pesq_rate(sample_rate)[1]})", title="validation PESQ, held-out conditions")
     ax2.legend()
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
@@ -324,7 +324,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
                 if "score" in entry and entry["score"] >= max((h.get("score", -math.inf) for h in history), default=-math.inf):
                     save_model(model, out / "best.safetensors")
                 history.append(entry)
-                _write_logs(out, history)
+                _write_logs(out, history, rate)
                 ckpt.save(model, optimizer, scheduler, {
                     "step": step, "history": history, "rng": rngs,
                     "torch_rng": torch.get_rng_state().tolist(),
@@ -372,7 +372,7 @@ def evaluate_loss(model: SEUNet, noisy: torch.Tensor, clean: torch.Tensor, weigh
     return float(np.mean(losses))
 
 
-def _write_logs(out: Path, history: list[dict]) -> None:
+def _write_logs(out: Path, history: list[dict], sample_rate: int) -> None:
     atomic_write(out / "history.jsonl", lambda tmp: tmp.write_text("".join(json.dumps(h) + "\n" for h in history)))
 
     def write_csv(tmp: Path) -> None:
@@ -383,7 +383,7 @@ def _write_logs(out: Path, history: list[dict]) -> None:
             writer.writerows(history)
 
     atomic_write(out / "history.csv", write_csv)
-    plot_history(history, out / "loss.png")
+    plot_history(history, out / "loss.png", sample_rate)
 
 
 def init_distributed() -> None:
