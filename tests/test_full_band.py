@@ -15,6 +15,8 @@ from vqdsp.model.checkpoint import load_config, resolve_model
 from vqdsp.model.high_band import erb_edges, shipped_high_band_for
 from vqdsp.training.band import measure_band, select_full_band
 
+from utils import band_energies_db
+
 FIXTURE = Path(__file__).parent / "fixtures" / "fullband_speech.flac"
 """4.7 s of real 48 kHz speech with energy to about 16 kHz (three alsa-utils prompts, a voice held out of
 training; see the README's *Data and licences*)."""
@@ -23,12 +25,6 @@ training; see the README's *Data and licences*)."""
 def full_band_speech(rate: int = 48000) -> np.ndarray:
     audio, source_rate = sf.read(FIXTURE, dtype="float32")
     return resample(audio, source_rate, rate)
-
-
-def band_energies_db(audio: np.ndarray, rate: int, edges: np.ndarray) -> np.ndarray:
-    freqs = np.fft.rfftfreq(len(audio), 1 / rate)
-    power = np.abs(np.fft.rfft(audio)) ** 2
-    return np.array([10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() + 1e-20) for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
 
 
 def test_the_wideband_model_ships_with_a_stage_to_20_khz() -> None:

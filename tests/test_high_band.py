@@ -27,7 +27,7 @@ from vqdsp.model.high_band import (
 )
 from vqdsp.training.high_band import HighBandTrainConfig, train_high_band
 
-from utils import speech_like, wideband_speech_like
+from utils import band_energies_db, speech_like, wideband_speech_like
 
 RATES = (16000, 44100, 48000)
 FIXTURE = Path(__file__).parent / "fixtures" / "wideband_speech.flac"
@@ -39,12 +39,6 @@ def real_speech(rate: int) -> np.ndarray:
 
     audio, source_rate = sf.read(FIXTURE, dtype="float32")
     return resample(audio, source_rate, rate)
-
-
-def band_energies_db(audio: np.ndarray, rate: int, edges: np.ndarray) -> np.ndarray:
-    freqs = np.fft.rfftfreq(len(audio), 1 / rate)
-    power = np.abs(np.fft.rfft(audio)) ** 2
-    return np.array([10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() + 1e-20) for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
 
 
 def test_erb_edges_span_the_range_and_widen_upwards() -> None:

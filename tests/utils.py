@@ -51,3 +51,10 @@ def wideband_speech_like(seconds: float, sample_rate: int = 48000, seed: int = 0
     highpass = scipy.signal.butter(4, 4000, "hp", fs=sample_rate, output="sos")
     fricative = scipy.signal.sosfilt(highpass, rng.standard_normal(len(t))) * np.clip(np.sin(2 * np.pi * 3 * t + np.pi), 0, None)
     return (0.2 * voiced / np.abs(voiced).max() + 0.05 * fricative).astype(np.float32)
+
+
+def band_energies_db(audio: np.ndarray, rate: int, edges: np.ndarray) -> np.ndarray:
+    """Energy of ``audio`` in each band between consecutive ``edges`` (Hz), in dB."""
+    freqs = np.fft.rfftfreq(len(audio), 1 / rate)
+    power = np.abs(np.fft.rfft(audio)) ** 2
+    return np.array([10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() + 1e-20) for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
