@@ -1,19 +1,20 @@
-"""The high-band stage: learned gains from about the model's Nyquist (3.8 kHz) up, for audio at 16 kHz and more.
+"""The high-band stage: learned gains from about the model's Nyquist up, for audio with a band above it.
 
-The 8 kHz model sees nothing above 4 kHz. For wide-band audio this stage predicts, per STFT frame
-of the audio at its own rate, a gain for each of ``bands`` ERB-spaced bands between the split
-(just under the model's Nyquist) and ``top_hz`` (8 kHz). Its inputs are the band log-powers of the
+A model sees nothing above its Nyquist (4 kHz for the 8 kHz ``default``, 8 kHz for ``wideband``). For
+wider-band audio this stage predicts, per STFT frame of the audio at its own rate, a gain for each of
+``bands`` ERB-spaced bands between the split (just under the model's Nyquist) and ``top_hz`` (8 kHz for
+``default``'s stage, which runs from 16 kHz audio up; 20 kHz for ``wideband``'s, trained on full-band
+speech, which runs from 40 kHz up). Its inputs are the band log-powers of the
 noisy audio (below and above the split) and the model's log-gain pooled into the low bands: what the model decided
 about the speech tells the stage where speech is, and the high band's own energies tell it how
-much noise lies there. It learns a correction to the old rule (the model's 2-4 kHz gain held up
-to Nyquist), which it starts from.
+much noise lies there. It learns a correction to the old rule (the model's gain from half its
+Nyquist up, held up to the audio's Nyquist), which it starts from.
 
-Above ``top_hz`` no real speech exists in the training corpus (G.722 prompts stop at 8 kHz), so
-nothing there is learned: the gain of the top band (about 7-8 kHz) is held up to Nyquist, but
-never more open than the old rule's gain. Speech energy above 8 kHz (fricatives, breath) comes
-with energy at 6-8 kHz, so the top opens where the stage and the model both find speech and is
-attenuated as one elsewhere. The 8 kHz path (and audio at less than 2 x ``top_hz``) is not
-touched.
+Above ``top_hz`` nothing is learned (``default``'s stage: its G.722 training prompts stop at 8 kHz):
+the top band's gain is held up to Nyquist, but never more open than the old rule's gain. Speech
+energy above 8 kHz (fricatives, breath) comes with energy at 6-8 kHz, so the top opens where the
+stage and the model both find speech and is attenuated as one elsewhere. Audio at the model's rate
+(and audio at less than 2 x ``top_hz``) is not touched.
 """
 
 from __future__ import annotations
