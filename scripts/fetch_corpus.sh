@@ -12,12 +12,7 @@
 # their own recordings skip this and point `vqdsp train` at their folders. A re-run only does
 # what is missing.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-python=${PYTHON:-}
-if [ -z "$python" ]; then
-  if [ -x "$repo/.venv/bin/python" ]; then python=$repo/.venv/bin/python; else python=python3; fi
-fi
-data=$(realpath -m "${1:-data}")
+source "$(dirname "$0")/corpus_env.sh"  # repo, python, data
 mkdir -p "$data/debs" "$data/raw" "$data/speakers" "$data/music-raw" "$data/music" "$data/raw16k" "$data/speakers16k"
 packages=(
   asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav

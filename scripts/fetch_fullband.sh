@@ -11,12 +11,7 @@
 # and the speech WAVs of alsa-utils (one clean studio voice, held out for validation).
 # Never add the packages reserved for evaluation (see the README's model card).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-python=${PYTHON:-}
-if [ -z "$python" ]; then
-  if [ -x "$repo/.venv/bin/python" ]; then python=$repo/.venv/bin/python; else python=python3; fi
-fi
-data=$(realpath -m "${1:-data}")
+source "$(dirname "$0")/corpus_env.sh"  # repo, python, data
 packages=(hedgewars-data klettres-data ktuberling-data alsa-utils)
 mkdir -p "$data/debs" "$data/fullband-raw" "$data/fullband-speakers"
 cd "$data/debs"
