@@ -170,7 +170,21 @@ def test_plan_mirrors_folders_and_leaves_out_the_output_folder(tmp_path: Path) -
         "a.wav", "d.wav", "sub/b.flac", "sub/bad.wav", "sub/deeper/c.ogg"
     ]
     globbed = plan_jobs([str(root / "**" / "*.flac"), str(root / "a.wav")], tmp_path / "o")
-    assert sorted(Path(j.target).name for j in globbed) == ["a.wav", "b.flac"]
+    assert sorted(Path(j.target).relative_to(tmp_path / "o").as_posix() for j in globbed) == ["a.wav", "sub/b.flac"]
+
+
+def test_globs_mirror_the_folders_under_their_fixed_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "rec"
+    for name in ("a.wav", "sub/a.wav", "sub/deeper/a.wav", "other/a.wav"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / name, np.zeros(100), 8000)
+    monkeypatch.chdir(tmp_path)  # a relative pattern, as typed
+    jobs = plan_jobs(["rec/**/a.wav"], "o")
+    targets = sorted(Path(j.target).relative_to((tmp_path / "o").resolve()).as_posix() for j in jobs)
+    assert targets == ["a.wav", "other/a.wav", "sub/a.wav", "sub/deeper/a.wav"]  # same names, no clash
+    folders = plan_jobs(["rec/s*"], "o2")  # a glob that matches a folder mirrors it from the same prefix
+    assert sorted(Path(j.target).relative_to((tmp_path / "o2").resolve()).as_posix() for j in folders) == ["sub/a.wav", "sub/deeper/a.wav"]
+    assert plan_jobs(["*/a.wav"], "o3")[0].target == str((tmp_path / "o3" / "rec" / "a.wav").resolve())
 
 
 def test_plan_refuses_what_would_lose_data(tmp_path: Path) -> None:
@@ -500,3 +514,16 @@ def test_the_gain_ceiling_is_named_on_the_terminal(tmp_path: Path, capsys: pytes
     file = _report(out)["faint.wav"]
     assert file["held_back_lu"] > 10.0
     assert "the gain ceiling (max_gain_db = 6) held it back" in capsys.readouterr().err
+
+
+def test_the_report_gives_input_and_output_as_absolute_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    save_model(identity_model(), tmp_path / "id.safetensors")
+    (tmp_path / "p.toml").write_text('[[effects]]\nname = "VQDenoise"\nmodel = "id.safetensors"\n')
+    (tmp_path / "rec").mkdir()
+    sf.write(tmp_path / "rec" / "a.wav", speech_like(0.5, 8000), 8000)
+    monkeypatch.chdir(tmp_path / "rec")
+    assert main(["master", "a.wav", "-o", "../out", "--preset", "../p.toml", "--no-progress"]) == 0
+    rows = (tmp_path / "out" / "master-report.csv").read_text().splitlines()
+    row = dict(zip(rows[0].split(","), rows[1].split(","), strict=False))
+    assert row["input"] == str(tmp_path / "rec" / "a.wav")
+    assert Path(row["output"]) == (tmp_path / "out" / "a.wav").resolve()

@@ -314,7 +314,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                         "or channel (a GSM phone line); white pink brown hum babble music clicks keyboard modulated fan reverb channel")
     p.add_argument("--snr-db", nargs="+", type=float, default=list(EVAL_SNR_DB), help="SNRs to mix at, in dB")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
-    p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable")
+    p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable (default: the clean set's other speakers' files)")
     p.add_argument("--music-dir", action="append", help="music for music noise (tracks never used in training); repeatable")
     p.add_argument("--noise-dir", action="append", help="noise recordings for 'recorded' noise (never used in training); repeatable")
     p.add_argument("--systems", nargs="+", default=list(EVAL_SYSTEMS), choices=EVAL_SYSTEMS,

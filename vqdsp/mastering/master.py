@@ -79,8 +79,10 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
     """Jobs for files, folders (searched recursively) and glob patterns, mirroring folders under ``output_dir``.
 
     A file given directly lands at ``output_dir/<name>``; a file found in folder ``D`` at
-    ``output_dir/<its path under D>``. Hidden files, and ``output_dir`` where it lies inside
-    ``D``, are left out. Glob patterns (``**``: any folders below) follow no symlinked folder, so a
+    ``output_dir/<its path under D>``; a file a glob pattern matches (or finds in a folder it
+    matches) at ``output_dir/<its path under the pattern's fixed folders>``: ``rec/**/*.flac`` puts
+    ``rec/sub/b.flac`` at ``output_dir/sub/b.flac``, as the folder ``rec`` would. Hidden files, and
+    ``output_dir`` where it lies inside ``D``, are left out. Glob patterns (``**``: any folders below) follow no symlinked folder, so a
     symlink loop cannot hang the search. Raises ``FileNotFoundError`` for an input that matches nothing,
     ``ValueError`` when two inputs would write the same output or an output would replace an input, and
     :class:`~vqdsp.mastering.records.OutputError` (a ValueError) when ``output_dir`` cannot be written.
@@ -89,17 +91,22 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
     out = Path(output_dir).resolve()
     jobs: dict[Path, Job] = {}
     for pattern in inputs:
-        matches = [pattern] if Path(pattern).exists() else _glob(pattern)
+        given = Path(pattern).exists()
+        base, matches = (None, [pattern]) if given else _glob(pattern)
         if not matches:
             raise FileNotFoundError(f"no such file, folder or match: {pattern}")
         for match in map(Path, matches):
-            found = [(f, f.relative_to(match)) for f in sorted(match.rglob("*"))] if match.is_dir() else [(match, Path(match.name))]
-            if match.is_file() and match.suffix.lower() not in AUDIO_SUFFIXES and Path(pattern).exists():
+            under = match.relative_to(base) if base is not None else Path()  # where a glob match sits under its fixed folders
+            if match.is_dir():
+                found = [(f, under / f.relative_to(match)) for f in sorted(match.rglob("*"))]
+            else:
+                found = [(match, under if base is not None else Path(match.name))]
+            if match.is_file() and match.suffix.lower() not in AUDIO_SUFFIXES and given:
                 raise ValueError(f"{match} is not a file vqdsp master reads; use {', '.join(sorted(AUDIO_SUFFIXES))}")
             # An output folder inside an input folder holds earlier results, not inputs.
             skip = out if match.is_dir() and out != match.resolve() and out.is_relative_to(match.resolve()) else None
             for source, relative in found:
-                if not _is_audio(source, skip) or (match.is_dir() and _hidden(relative)):
+                if not _is_audio(source, skip) or (match.is_dir() and _hidden(relative.relative_to(under))):
                     continue
                 suffix, forced = LOSSLESS_FOR.get(source.suffix.lower(), (source.suffix, None))
                 target = out / relative.with_suffix(suffix)
@@ -107,7 +114,7 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
                     raise ValueError(f"{source} would be written over itself; choose an output folder outside the inputs")
                 if target in jobs and Path(jobs[target].source).resolve() != source.resolve():
                     raise ValueError(f"{jobs[target].source} and {source} would both be written to {target}; master them separately")
-                jobs[target] = Job(str(source), str(target), subtype or forced)
+                jobs[target] = Job(os.path.abspath(source), str(target), subtype or forced)  # the report: absolute paths, both
     return list(jobs.values())
 
 
@@ -121,17 +128,18 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def _glob(pattern: str) -> list[str]:
-    """Matches of ``pattern`` like ``glob.glob(pattern, recursive=True)`` (hidden names left out), but
-    with pathlib's walk, which does not descend into symlinked folders: a link loop (``d/self -> .``)
-    is visited once instead of until the path length runs out."""
+def _glob(pattern: str) -> tuple[Path, list[str]]:
+    """The fixed folders ahead of ``pattern``'s first wildcard, and its matches, like
+    ``glob.glob(pattern, recursive=True)`` (hidden names left out), but with pathlib's walk, which
+    does not descend into symlinked folders: a link loop (``d/self -> .``) is visited once instead
+    of until the path length runs out."""
     parts = Path(pattern).parts
     first = next((i for i, part in enumerate(parts) if glob.has_magic(part)), None)
     if first is None:
-        return []
+        return Path("."), []
     base = Path(*parts[:first]) if first else Path(".")
     found = (p for p in base.glob(str(Path(*parts[first:]))) if not _hidden(p.relative_to(base)))
-    return sorted(str(p) for p in found)
+    return base, sorted(str(p) for p in found)
 
 
 # -- one file ------------------------------------------------------------------------------------
