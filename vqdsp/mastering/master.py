@@ -2,9 +2,10 @@
 
 Each file goes: input measured (an unreadable file fails here, before anything is written) ->
 streamed through the preset's chain into a hidden 32-bit float temporary file beside the
-output -> that file measured (BS.1770 loudness, 4x true peak) -> streamed again with the one
-gain that reaches the loudness target under the true-peak ceiling, into the output, written to
-a temporary file and renamed into place -> the output measured for the report. Memory is
+output -> that file measured (BS.1770 loudness, 4x true peak) -> streamed again with the gain
+that reaches the loudness target, through the true-peak limiter where a peak would pass the
+ceiling (:func:`level_file`), into the output, written to a temporary file and renamed into
+place -> the output measured for the report. Memory is
 bounded by the chunk size at every step; inputs are only ever read.
 
 An existing output counts as done (skipped unless ``overwrite``), so a re-run after an

@@ -7,7 +7,7 @@ A preset file looks like the built-in ``speech`` preset (``vqdsp master --show-p
     [loudness]
     target_lufs = -16.0     # integrated loudness, ITU-R BS.1770 (omit: no loudness normalisation)
     true_peak_dbtp = -1.0   # true-peak ceiling (omit: none)
-    max_gain_db = 20.0      # gain ceiling (omit: none)
+    max_gain_db = 30.0      # gain ceiling (omit: none)
     limiter = true          # true-peak limiter after the gain (false: gain only, lowered to fit the ceiling)
     limiter_release_ms = 150.0
 
@@ -48,7 +48,7 @@ name = "speech"
 [loudness]
 target_lufs = -16.0
 true_peak_dbtp = -1.0
-max_gain_db = 20.0   # a mostly-noise file is not raised 30 dB (its residual noise with it)
+max_gain_db = 30.0   # = the denoiser's attenuation limit: residual noise never ends louder than it came in
 limiter = true       # peaks the gain lifts over -1 dBTP are limited, so -16 LUFS is reached
 
 [[effects]]
