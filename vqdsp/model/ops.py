@@ -7,6 +7,7 @@ built with a CUDA compiler; without it the op computes its ``reference_*`` twin 
 (:class:`ReferenceFallbackWarning`). The public functions take float16, bfloat16, float32 and float64
 (one dtype per call): :func:`nearest_code` searches in float32 and returns codes in the codebook's
 dtype; the SE ops run the reference for dtypes other than float32 (with the same one-time warning).
+Under ``torch.onnx.export`` they trace their references, silently (:func:`exporting`; see :mod:`vqdsp.model.export`).
 """
 
 from __future__ import annotations
