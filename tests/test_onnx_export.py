@@ -216,3 +216,17 @@ def test_the_example_resamples_other_rates_and_keeps_the_layout(cli_export: Path
     assert out.shape == up.shape
     assert out.dtype == np.float32
     assert np.all(np.isfinite(out))
+
+
+def test_export_onnx_without_onnx_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["export-onnx", str(tmp_path / "m.onnx")]) == 1
+    assert "pip install 'vqdsp[onnx]'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_onnx_help_does_not_import_torch() -> None:
+    probe = "import sys\nfrom vqdsp.cli import main\ntry:\n    main(['export-onnx', '--help'])\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert "OUT.json" in run.stdout
+    assert run.stdout.split()[-1] == "False"

@@ -1,4 +1,4 @@
-"""The ``vqdsp`` command: denoise a file, master a batch, evaluate denoisers, train a model.
+"""The ``vqdsp`` command: denoise a file, master a batch, evaluate denoisers, train a model, export it to ONNX.
 
 Every sub-command's parser lives here and imports nothing heavy: ``--help``, ``--version`` and
 argument errors answer without importing torch. The modules that do the work are imported

@@ -93,6 +93,7 @@ def transform_spec(model: SEUNet, name: str, sha256: str) -> dict[str, Any]:
     cfg = model.config.stft
     bins, frames = segment_shape(cfg)
     shape = ["batch", bins, frames]
+    floor = model.config.max_attenuation_db * math.log(10) / 20
     return {
         "format": FORMAT,
         "model": {"name": name, "sha256": sha256, "vqdsp_version": __version__},
@@ -100,7 +101,7 @@ def transform_spec(model: SEUNet, name: str, sha256: str) -> dict[str, Any]:
         "input": {"name": INPUT_NAME, "shape": shape, "dtype": "float32",
                   "meaning": "log(|STFT| + log_floor) of one segment per batch entry, [batch, bins, frames]"},
         "output": {"name": OUTPUT_NAME, "shape": shape, "dtype": "float32",
-                   "meaning": f"natural-log gain per bin, in [-max_attenuation_db * ln(10) / 20, 0] = [{-_nepers(model.config.max_attenuation_db):.4f}, 0]"},
+                   "meaning": f"natural-log gain per bin, in [-max_attenuation_db * ln(10) / 20, 0] = [{-floor:.4f}, 0]"},
         "stft": {
             "sample_rate": cfg.sample_rate, "nperseg": cfg.nperseg, "noverlap": cfg.noverlap, "hop": cfg.hop, "window": cfg.window,
             "window_symmetry": "periodic (scipy.signal.get_window)", "bins": bins, "frames": frames,
@@ -109,8 +110,9 @@ def transform_spec(model: SEUNet, name: str, sha256: str) -> dict[str, Any]:
         },
         "segments": {
             "samples": cfg.segment_samples, "overlap": cfg.segment_overlap, "hop": cfg.segment_samples - cfg.segment_overlap,
-            "crossfade": "segment k starts at k * hop; in each overlap the next segment fades in as sin^2 over the middle half "
-                         "of the overlap (0 before, 1 after); the weights of neighbours sum to 1",
+            "crossfade": "segment k starts at k * hop and, after the first, fades in over its first overlap samples with "
+                         "w[i] = 0 for i < s, sin^2(pi / 2 * (i - s + 0.5) / n) for s <= i < s + n, 1 after, where s = overlap // 4 "
+                         "and n = overlap - 2 * s; the segment before fades out with 1 - w over the same samples",
             "end": "the input is followed by its mirror image (numpy 'symmetric' padding) of one segment, so the last segments "
                    "see the recording's own noise; 1 + len // hop segments are processed and the output is cropped to len",
         },
@@ -120,13 +122,10 @@ def transform_spec(model: SEUNet, name: str, sha256: str) -> dict[str, Any]:
             "log_gain = max(log_gain, -attenuation_limit_db * ln(10) / 20) for a limit (none by default)",
             "spectrum *= exp(log_gain), on the complex STFT the input was computed from (phase kept)",
             "segment = istft(spectrum) (scipy.signal.istft with the same settings), cropped to segment samples",
-            "output = overlap-add of the segments with the cross-fade; mix = wet * mix + dry * (1 - mix) per segment",
+            "output = overlap-add of the segments with the cross-fade, cropped to the input's length",
+            "a wet/dry mix, if any: mix * output + (1 - mix) * input",
         ],
     }
-
-
-def _nepers(db: float) -> float:
-    return db * math.log(10) / 20
 
 
 def resolve_existing(model: str | os.PathLike | None) -> Path:
