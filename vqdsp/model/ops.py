@@ -148,8 +148,12 @@ def _gate(mean: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> Tenso
 
 def exporting() -> bool:
     """True during ``torch.onnx.export``: the public functions then trace their references, so the
-    graph holds standard ONNX ops only (no custom op a runtime would need a plugin for)."""
-    return torch.onnx.is_in_onnx_export()
+    graph holds standard ONNX ops only (no custom op a runtime would need a plugin for).
+
+    ``torch.onnx`` is not imported here: until something has imported it, no export can be running.
+    """
+    exporter = sys.modules.get("torch.onnx")
+    return exporter is not None and exporter.is_in_onnx_export()
 
 
 def nearest_code(z: Tensor, codebook: Tensor) -> NearestCode:
