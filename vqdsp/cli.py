@@ -20,7 +20,7 @@ from vqdsp.model.config import ModelConfig, StftConfig
 if TYPE_CHECKING:
     from vqdsp.mastering.presets import Preset
 
-EXAMPLE = Path(__file__).parent / "examples" / "noisy_speech.wav"
+EXAMPLE = Path(__file__).parent / "example_audio" / "noisy_speech.wav"
 EXAMPLE_OUTPUT = Path("out") / "noisy_speech.denoised.wav"  # relative to the working directory
 WRITABLE = (".wav", ".flac", ".ogg", ".aiff", ".mp3")
 READABLE = "WAV, FLAC, OGG, AIFF, MP3 or M4A"
@@ -150,7 +150,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
                    "fast, v1 (default: by the file's rate: default below 40 kHz, wideband for 44.1/48 kHz)")
     p.add_argument("--high-band", default="default", metavar="STAGE",
                    help="stage that denoises above the model's band (from just under its Nyquist): default (the model's shipped stage), "
-                        "none, or a .safetensors file")
+                        "none, or a .safetensors file (default: default)")
     p.add_argument("-v", "--verbose", action="store_true", help="say which model and high-band stage run at the file's rate")
     p.add_argument("--attenuation-limit-db", type=float, default=float("inf"),
                    help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
@@ -314,7 +314,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                         "or channel (a GSM phone line); white pink brown hum babble music clicks keyboard modulated fan reverb channel")
     p.add_argument("--snr-db", nargs="+", type=float, default=list(EVAL_SNR_DB), help="SNRs to mix at, in dB")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
-    p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable")
+    p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable (default: the clean set's other speakers' files)")
     p.add_argument("--music-dir", action="append", help="music for music noise (tracks never used in training); repeatable")
     p.add_argument("--noise-dir", action="append", help="noise recordings for 'recorded' noise (never used in training); repeatable")
     p.add_argument("--systems", nargs="+", default=list(EVAL_SYSTEMS), choices=EVAL_SYSTEMS,
