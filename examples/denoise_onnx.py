@@ -26,6 +26,8 @@ import onnxruntime as ort
 import scipy.signal
 import soundfile as sf
 
+FORMAT = "vqdsp-onnx/1"  # the JSON this script reads (vqdsp.model.export.FORMAT)
+
 
 def load(onnx_path: str | Path, threads: int = 1) -> tuple[ort.InferenceSession, dict]:
     """The graph as an onnxruntime session, and the JSON of its transform (``model.onnx -> model.json``)."""
@@ -33,6 +35,8 @@ def load(onnx_path: str | Path, threads: int = 1) -> tuple[ort.InferenceSession,
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     spec = json.loads(Path(onnx_path).with_suffix(".json").read_text())
+    if spec.get("format") != FORMAT:
+        raise ValueError(f"{Path(onnx_path).with_suffix('.json')} is not a {FORMAT} transform; export the model again with `vqdsp export-onnx`")
     return session, spec
 
 

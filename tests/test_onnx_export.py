@@ -19,7 +19,7 @@ from vqdsp.audio.effect import VQDenoise
 from vqdsp.audio.stft import log_magnitude, resample, stft
 from vqdsp.cli import EXAMPLE, main
 from vqdsp.model.checkpoint import load_model, resolve_model
-from vqdsp.model.export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx, segment_shape
+from vqdsp.model.export import FORMAT, INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx, segment_shape
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'vqdsp[onnx]')")
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'vqdsp[onnx]')")
@@ -205,6 +205,14 @@ def test_the_example_runs_without_vqdsp_or_torch_and_writes_what_vqdsp_denoise_w
     b, rate_b = sf.read(theirs, dtype="float32")
     assert (rate_a, sf.info(ours).subtype, a.shape) == (rate_b, sf.info(theirs).subtype, b.shape)
     assert np.abs(a - b).max() <= 1 / 32768  # both 16-bit: at most one step apart where rounding falls either way
+
+
+def test_the_example_reads_the_json_the_export_writes(cli_export: Path, example, tmp_path: Path) -> None:
+    assert example.FORMAT == FORMAT
+    (tmp_path / "m.onnx").write_bytes(cli_export.read_bytes())
+    (tmp_path / "m.json").write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(ValueError, match="export the model again"):
+        example.load(tmp_path / "m.onnx")
 
 
 def test_the_example_resamples_other_rates_and_keeps_the_layout(cli_export: Path, example) -> None:
