@@ -6,8 +6,8 @@
 The graph maps log-magnitude segments to log-gains; everything around it is here, read from the
 JSON beside the graph: cut the audio into overlapping segments, take each one's STFT and its
 log-magnitude, run the graph, multiply the complex STFT by the gain, invert it, and overlap-add
-the segments with a cross-fade. At the model's rate this is what ``vqdsp denoise`` does (the
-output agrees to about 1e-5). Audio at another rate is resampled to the model's and back, which
+the segments with a cross-fade. At the model's rate this is what ``vqdsp denoise`` does (to 1e-5:
+tests/test_onnx_export.py). Audio at another rate is resampled to the model's and back, which
 loses the band above the model's Nyquist (4 kHz for ``default``); ``vqdsp denoise`` keeps it.
 A port to C++, JS or a phone follows these functions step by step.
 """

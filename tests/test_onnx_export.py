@@ -207,6 +207,15 @@ def test_the_example_runs_without_vqdsp_or_torch_and_writes_what_vqdsp_denoise_w
     assert np.abs(a - b).max() <= 1 / 32768  # both 16-bit: at most one step apart where rounding falls either way
 
 
+@pytest.mark.parametrize("samples", [2400, 6001])  # shorter than a segment; one past a segment hop
+def test_the_example_agrees_with_vqdsp_on_short_and_stereo_input(cli_export: Path, example, samples: int) -> None:
+    audio, rate = sf.read(EXAMPLE, dtype="float32")
+    stereo = np.stack([audio[:samples], audio[-samples:]], axis=1)  # soundfile's [samples, channels]
+    session, spec = example.load(cli_export)
+    expected = VQDenoise(model="default")(stereo, rate)
+    assert np.abs(example.denoise(session, spec, stereo, rate) - expected).max() <= EXAMPLE_TOLERANCE
+
+
 def test_the_example_reads_the_json_the_export_writes(cli_export: Path, example, tmp_path: Path) -> None:
     assert example.FORMAT == FORMAT
     (tmp_path / "m.onnx").write_bytes(cli_export.read_bytes())
