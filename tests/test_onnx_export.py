@@ -134,6 +134,14 @@ def test_export_onnx_never_overwrites_without_force(tmp_path: Path, capsys: pyte
     assert onnx.load(str(out)).graph.input[0].name == INPUT_NAME
 
 
+def test_export_onnx_never_replaces_a_models_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "mine.safetensors").write_bytes(b"weights")
+    (tmp_path / "mine.json").write_text("config")
+    assert main(["export-onnx", str(tmp_path / "mine.onnx"), "--force"]) == 1
+    assert "is the config of the model" in capsys.readouterr().err
+    assert (tmp_path / "mine.json").read_text() == "config"
+
+
 @pytest.mark.parametrize("model", ["no-such-model", "missing.safetensors"])
 def test_export_onnx_names_what_a_bad_model_should_be(tmp_path: Path, capsys: pytest.CaptureFixture, model: str) -> None:
     given = str(tmp_path / model) if model.endswith(".safetensors") else model

@@ -151,6 +151,8 @@ def export_onnx(out: str | os.PathLike, model: str | os.PathLike | None = None, 
     if out.suffix != ".onnx":
         raise ValueError(f"{out} does not end in .onnx; give OUT.onnx (the JSON goes beside it as OUT.json)")
     json_path = spec_path(out)
+    if out.with_suffix(".safetensors").exists():
+        raise ValueError(f"{json_path} is the config of the model {out.with_suffix('.safetensors')}; give OUT.onnx another name")
     for path in (out, json_path):
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; add --force to replace it")
