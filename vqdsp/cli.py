@@ -1,4 +1,4 @@
-"""The ``vqdsp`` command: denoise a file, master a batch, evaluate denoisers, train a model.
+"""The ``vqdsp`` command: denoise a file, master a batch, evaluate denoisers, train a model, export it to ONNX.
 
 Every sub-command's parser lives here and imports nothing heavy: ``--help``, ``--version`` and
 argument errors answer without importing torch. The modules that do the work are imported
@@ -34,7 +34,7 @@ TRAIN_NOISE = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", 
 TRAIN_SNR_DB = (-5.0, 20.0)
 PRESETS = ("speech",)  # vqdsp.mastering.presets.BUILTIN
 HIGH_BAND_STAGE = (32, 5, 3, 8, 8000.0)  # channels, kernel, layers, bands, top_hz of vqdsp.model.high_band.HighBandConfig
-EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "train-high-band": "train", "master": "ray"}
+EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "train-high-band": "train", "master": "ray", "export-onnx": "onnx"}
 
 
 def high_band_arg(value: str) -> str | None:
@@ -411,6 +411,28 @@ def _add_master(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_master)
 
 
+# -- export-onnx ------------------------------------------------------------------------------
+def _export_onnx(args: argparse.Namespace) -> int:
+    from vqdsp.model.export import export_onnx
+
+    try:
+        done = export_onnx(args.output, args.model, overwrite=args.force)
+    except (OSError, ValueError) as err:
+        return fatal(str(err))
+    print(f"wrote {done.onnx_path} and {done.spec_path}")
+    return 0
+
+
+def _add_export_onnx(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-onnx", help="write the model as an ONNX graph (log-magnitude in, log-gain out) and its transform's JSON",
+                       formatter_class=HelpFormatter, description="Write the gain network as an ONNX graph for onnxruntime (needs "
+                       "vqdsp[onnx]), and OUT.json beside it: the STFT, segments and gain rule a host must apply around it.")
+    p.add_argument("output", metavar="OUT.onnx", help="the graph to write; OUT.json goes beside it")
+    p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default, wideband, fast, v1 (default: default)")
+    p.add_argument("-f", "--force", action="store_true", help="replace OUT.onnx and OUT.json if they exist")
+    p.set_defaults(run=_export_onnx)
+
+
 # -- the command ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The ``vqdsp`` parser with every sub-command; building it imports nothing heavy."""
@@ -422,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_train(sub)
     _add_train_high_band(sub)
+    _add_export_onnx(sub)
     return parser
 
 
