@@ -172,7 +172,7 @@ def _train(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, validation_speakers=args.validation_speaker or [],
         noise=NoiseMix(types=tuple(args.noise), snr_db=tuple(args.snr_db), second_noise=args.second_noise),
         noise_dirs=args.noise_dir or [], music_dirs=args.music_dir or [], validation_music=args.validation_music or [],
-        augment=SpeechAugmentation.robust() if args.augment == "robust" else SpeechAugmentation(),
+        augment={"robust": SpeechAugmentation.robust, "voices": SpeechAugmentation.voices}.get(args.augment, SpeechAugmentation)(),
         loss=LossWeights(si_sdr=args.si_sdr_weight, multi_resolution=args.multi_resolution_weight,
                          speech_suppression=args.speech_suppression_weight),
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
@@ -205,8 +205,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation-music", action="append", help="music file or folder held out of training for validation; repeatable")
     p.add_argument("--second-noise", type=float, default=0.3, help="probability of a second noise type at once")
     p.add_argument("--snr-db", nargs=2, type=float, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
-    p.add_argument("--augment", choices=["robust", "none"], default="robust",
-                   help="clean-speech augmentation: speed, room, microphone EQ, band limit, codec")
+    p.add_argument("--augment", choices=["robust", "voices", "none"], default="robust",
+                   help="clean-speech augmentation: speed, room, microphone EQ, band limit, codec; "
+                        "voices: the same plus vocal-tract length warping, for few voices")
     p.add_argument("--si-sdr-weight", type=float, default=0.02, help="weight of the waveform SI-SDR loss term")
     p.add_argument("--multi-resolution-weight", type=float, default=0.0, help="weight of the multi-resolution STFT loss term")
     p.add_argument("--speech-suppression-weight", type=float, default=1.0, help="extra L1 weight on suppressed speech")
