@@ -54,6 +54,7 @@ class Denoiser:
         self.attenuation_limit_db = attenuation_limit_db
         self.batch_size = batch_size
         self.workers = workers
+        self._compiled = False
 
     @property
     def device(self) -> torch.device:
@@ -98,8 +99,25 @@ class Denoiser:
         gains = []
         for start in range(0, len(log_mag), self.batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(log_mag[start : start + self.batch_size])).to(self.device)
-            gains.append(self.model(batch).log_gain.clamp_min(floor).float().cpu().numpy())
+            count = len(batch)
+            if self._compiled and count < self.batch_size:  # one shape, one compilation
+                batch = torch.cat([batch, batch[-1:].expand(self.batch_size - count, *batch.shape[1:])])
+            gains.append(self.model(batch).log_gain[:count].clamp_min(floor).float().cpu().numpy())
         return np.concatenate(gains)
+
+    def compile(self) -> Denoiser:
+        """Run the model through ``torch.compile`` from now on; returns ``self``.
+
+        On a CPU the forward runs about twice as fast (bench/test_model.py: elementwise steps fused,
+        buffers reused; the fused SE + nearest-code kernel stays), at the cost of a compilation of
+        tens of seconds on the first call in each process (less once inductor's cache on disk holds
+        it). Batches are padded to ``batch_size``, so it compiles once; the gain is the eager model's
+        to 1e-5. Worth it for long files, not for short calls; a compiled denoiser cannot be pickled.
+        """
+        if not self._compiled:
+            self.model = cast(torch.nn.Module, torch.compile(self.model, dynamic=False))
+            self._compiled = True
+        return self
 
     def resampled_log_gains(self, segments: np.ndarray, sample_rate: int) -> np.ndarray:
         """The model's log-gain ``[N, F, T]`` for segments ``[N, samples]`` at another rate: taken to the
