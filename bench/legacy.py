@@ -3,7 +3,8 @@
 At rates other than the model's it applied the gain on the model's transform scaled to the audio's
 rate (the model's 3.9 ms hop: 16x overlap at 48 kHz, on an FFT size with a large prime factor),
 one segment at a time, with a per-frame overlap-add. :class:`LegacyDenoise` is ``VQDenoise`` running
-that path (its code as it was), for ratios against the shipped path in the same run.
+that path (its code as it was, the model's forward too: out of place), for ratios against the shipped
+path in the same run.
 """
 
 from __future__ import annotations
@@ -11,11 +12,55 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 import torch
+import torch.nn.functional as F
 
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.effect import VQDenoise
 from vqdsp.audio.stft import _istft_norm, _window, stft
 from vqdsp.model.config import StftConfig
+from vqdsp.model.unet import Denoised, SEUNet, Stage
+
+
+class LegacyStage(Stage):
+    """A U-Net stage with its features computed out of place, as before issue 23."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.norm(self.conv(x)))
+        return h + x if self.residual else h
+
+
+class LegacySEUNet(SEUNet):
+    """The U-Net's forward as before issue 23 (out-of-place skip additions)."""
+
+    def forward(self, noisy_log_mag: torch.Tensor) -> Denoised:
+        f, t = noisy_log_mag.shape[-2:]
+        m = self.config.downsampling
+        x = self.normalize(noisy_log_mag)[:, None]
+        x = F.pad(x, (0, -t % m, 0, -f % m), mode="replicate")
+        skips = []
+        for level, encoder in enumerate(self.encoders[:-1]):
+            x = encoder(x)
+            skips.append(x)
+            x = self.downs[level](x)
+        vq = self._quantize(x)
+        x = self.bottleneck(vq.quantized)
+        for level in reversed(range(len(self.decoders))):
+            x = self.decoders[level](self.ups[level](x) + skips[level])
+        logits = self.head(x)
+        if self.config.stem_stride > 1:
+            logits = F.interpolate(logits, scale_factor=self.config.stem_stride, mode="bilinear", align_corners=False)
+        log_gain = self.max_attenuation * (torch.sigmoid(logits[:, 0, :f, :t]) - 1.0)
+        return Denoised(noisy_log_mag + log_gain, log_gain, vq.loss, vq.perplexity)
+
+
+def legacy_model(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` (in place) with the forward before issue 23, where it is an :class:`SEUNet`."""
+    if isinstance(model, SEUNet):
+        model.__class__ = LegacySEUNet
+        for module in model.modules():
+            if isinstance(module, Stage):
+                module.__class__ = LegacyStage
+    return model
 
 
 def legacy_istft(spec: np.ndarray, length: int, cfg: StftConfig, workers: int = 1) -> np.ndarray:
@@ -80,4 +125,5 @@ class LegacyDenoise(VQDenoise):
     def _new_denoiser(self, model: torch.nn.Module) -> Denoiser:
         denoiser = super()._new_denoiser(model)
         denoiser.__class__ = LegacyDenoiser
+        denoiser.model = legacy_model(denoiser.model)
         return denoiser
