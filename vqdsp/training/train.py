@@ -252,7 +252,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         if ckpt.exists() and not resume:
-            raise FileExistsError(f"{out} already holds a run; pass resume=True (--resume) to continue it")
+            raise FileExistsError(f"{out} already holds a run; pass --resume (Python: resume=True) to continue it, or choose another -o")
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=1))
 
     corpus = load_corpus(cfg.data, model_cfg.stft.sample_rate, cfg.validation_speakers, seed=cfg.seed)
