@@ -108,10 +108,11 @@ class Denoiser:
     def compile(self) -> Denoiser:
         """Run the model through ``torch.compile`` from now on; returns ``self``.
 
-        On a CPU the forward runs about twice as fast (bench/test_model.py: elementwise steps fused,
-        buffers reused; the fused SE + nearest-code kernel stays), at the cost of a compilation of
-        tens of seconds on the first call in each process (less once inductor's cache on disk holds
-        it). Batches are padded to ``batch_size``, so it compiles once; the gain is the eager model's
+        On a busy CPU the forward's median time halved (bench/test_model.py: element-wise steps fused,
+        buffers reused; the fused SE + nearest-code kernel stays), though its best rounds did not move;
+        end to end it took 0.78-0.93 of the eager time at 8 kHz and 0.90-1.07 at 48 kHz (README,
+        *Issue 23*), at the cost of a compilation of tens of seconds on the first call in each
+        process (less once inductor's cache on disk holds it). Batches are padded to ``batch_size``, so it compiles once; the gain is the eager model's
         to 1e-5. Worth it for long files, not for short calls; a compiled denoiser cannot be pickled.
         """
         if not self._compiled:
