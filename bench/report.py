@@ -24,6 +24,9 @@ TARGETS = (  # (group prefix, row label, what, goal): the README's goals, report
 )
 
 
+EXTRAS = ("gflops", "share_of_nominal_peak", "share_of_practical_peak", "gb_per_s")  # extra_info keys shown as columns
+
+
 def label(bench: dict) -> str:
     """A row's name: ``extra_info["label"]``, else the ``method`` parameter, else the test's name."""
     return str((bench.get("extra_info") or {}).get("label") or (bench.get("params") or {}).get("method") or bench["name"])
@@ -58,7 +61,7 @@ def group_table(name: str, rows: list[dict]) -> list[str]:
     ref = reference(rows)
     info = [r.get("extra_info") or {} for r in rows]
     memory = any("peak_rss_mb" in i for i in info)
-    extras = [k for k in ("gflops", "gb_per_s") if any(k in i for i in info)]
+    extras = [k for k in EXTRAS if any(k in i for i in info)]
     stages = name.startswith("stages")
     head = ["", "median", "share of end to end" if stages else f"time / {label(ref)}"]
     if any("audio_seconds" in i for i in info):

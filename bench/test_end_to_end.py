@@ -7,9 +7,11 @@ The peers are the evaluation's wrappers (:mod:`vqdsp.evaluation.systems`); a pee
 installed (``pip install vqdsp[bench]``) is skipped. Mono wrappers process a stereo input one
 channel at a time. vqdsp also runs with ``threads=2``, with linked channels (stereo only), without
 its high-band stage (48 kHz only: the cost of the learned gains above the model's band), with the
-8 kHz ``default`` model named (at 48 kHz: the path before the wideband model was chosen by rate), and
+8 kHz ``default`` model named (at 48 kHz: the path before the wideband model was chosen by rate),
 streamed the way ``vqdsp denoise`` streams a file (10 s chunks, then the flush), so one-shot and
-streaming are compared in the same run.
+streaming are compared in the same run, and on the audio path before issue 23 (bench/legacy.py: the
+model's 16x-overlap transform at the audio's rate, per-frame overlap-add), today's reference, and with
+its model compiled (``Denoiser.compile``; the compilation happens in the warm-up call).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ SECONDS = 60.0
 QUICK_SECONDS = 2.0
 CASES = {"8 kHz mono": (8000, 1), "48 kHz stereo": (48000, 2)}
 SYSTEMS = [
-    "vqdsp", "vqdsp, streamed", "vqdsp, 2 threads", "vqdsp, linked", "vqdsp, no high band",
+    "vqdsp", "vqdsp, before issue 23", "vqdsp, compiled", "vqdsp, streamed", "vqdsp, 2 threads", "vqdsp, linked", "vqdsp, no high band",
     "vqdsp 8 kHz model", "vqdsp 8 kHz model, 2 threads",
     "vqdsp fast", "vqdsp fast, 2 threads", "vqdsp fast, linked", "vqdsp fast, no high band",
     "noisereduce", "noisereduce-stationary", "rnnoise", "deepfilternet3", "gtcrn",
@@ -37,12 +39,22 @@ def _vqdsp(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
     from vqdsp.audio.effect import VQDenoise
     from vqdsp.audio.framing import flush_padding
 
+    if name == "vqdsp, before issue 23":
+        from legacy import LegacyDenoise
+
+        return LegacyDenoise()
     effect = VQDenoise(
         model="fast" if name.startswith("vqdsp fast") else "default" if name.startswith("vqdsp 8 kHz model") else None,
         threads=2 if name.endswith(", 2 threads") else 1,
         channel_mode="linked" if name.endswith(", linked") else "independent",
         high_band=None if name.endswith(", no high band") else "default",
     )
+    if name == "vqdsp, compiled":
+        def compiled(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+            effect.denoiser_at(sample_rate).compile()  # the first (warm-up) call compiles
+            return effect(audio, sample_rate)
+
+        return compiled
     if name != "vqdsp, streamed":
         return effect
 

@@ -75,3 +75,72 @@ def test_model_forward(benchmark, log_mags: np.ndarray, device: str, variant: st
     )
     benchmark.pedantic(forward, rounds=5, warmup_rounds=0, iterations=1)
     assert gain.shape == x.shape
+
+
+# ---- the forward against the CPU's peak, on one thread (as VQDenoise runs it) ------------------------------
+PER_THREAD = ["batch 1", "batch 2", "batch 4", "batch 8", "batch 16", "batch 4, channels_last", "batch 4, torch.compile"]
+GEMM_ROW = "fp32 GEMM 1024 (practical peak)"
+
+
+@pytest.fixture(scope="module")
+def peak_facts() -> dict[str, float | str]:
+    from vqdsp.audio.effect import _torch_threads
+
+    from peak import cpu_peak, gemm_gflops
+
+    peak = cpu_peak()
+    with _torch_threads(1):
+        practical = gemm_gflops()
+    return {"isa": peak.isa, "clock_ghz": peak.clock_ghz, "nominal_peak_gflops": round(peak.nominal_gflops, 1),
+            "practical_peak_gflops": round(practical, 1)}
+
+
+@pytest.mark.parametrize("variant", [GEMM_ROW, *PER_THREAD])
+def test_forward_per_thread(benchmark, request: pytest.FixtureRequest, log_mags: np.ndarray, peak_facts: dict, variant: str) -> None:
+    """GFLOP/s of the folded model (as ``Denoiser`` runs it) on one thread, and its share of the core's fp32 peak."""
+    from vqdsp.audio.effect import _torch_threads
+
+    from peak import GEMM, conv_macs
+
+    benchmark.group = "model forward, one thread (cpu)"
+    if variant == GEMM_ROW:
+        a, b = torch.randn(GEMM, GEMM), torch.randn(GEMM, GEMM)
+        flop = 2 * GEMM**3
+        fn = lambda: torch.mm(a, b)  # noqa: E731
+        seconds = None
+    else:
+        batch = int(variant.split(",")[0].split()[1])
+        if is_quick(request.config):
+            batch = 1
+        model = load_model().for_inference()
+        x = torch.from_numpy(np.resize(log_mags, (batch, *log_mags.shape[1:])).copy())
+        flop = 2 * conv_macs(model, x[:1]) * batch
+        if "channels_last" in variant:
+            model = model.to(memory_format=torch.channels_last)
+        reference = load_model().for_inference()
+        if "torch.compile" in variant:
+            if is_quick(request.config):
+                pytest.skip("torch.compile takes tens of seconds: not in quick mode")
+            model = torch.compile(model, dynamic=False)
+
+        @torch.inference_mode()
+        def fn() -> torch.Tensor:
+            return model(x).log_gain
+
+        seconds = batch
+        with _torch_threads(1), torch.inference_mode():
+            diff = float((fn() - reference(x).log_gain).abs().max())
+        benchmark.extra_info["max_abs_diff_log_gain"] = diff
+
+    def timed() -> object:
+        with _torch_threads(1):
+            return fn()
+
+    timed()
+    record(benchmark, variant, "cpu", reference="batch 4", **({"audio_seconds": seconds} if seconds else {}), **peak_facts)
+    result = benchmark.pedantic(timed, rounds=5, warmup_rounds=1, iterations=1)
+    assert result is not None
+    if benchmark.stats is not None:  # timings on: GFLOP/s and shares from the median
+        gflops = flop / benchmark.stats.stats.median / 1e9
+        benchmark.extra_info.update(gflops=round(gflops, 1), share_of_nominal_peak=f"{100 * gflops / peak_facts['nominal_peak_gflops']:.0f}%",
+                                    share_of_practical_peak=f"{100 * gflops / peak_facts['practical_peak_gflops']:.0f}%")

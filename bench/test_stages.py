@@ -13,6 +13,9 @@ README's "where the time goes" table.
 - model forward: the model on the log-magnitudes, in the denoiser's batches;
 - high-band stage: the learned gains from 3.8 kHz up (16 kHz and more; nothing at 8 kHz);
 - ISTFT + overlap-add: gain exponentiated and applied, inverse STFT, segments cross-faded into the output.
+
+The path before issue 23 (bench/legacy.py) runs end to end in the same group: its share above 100%
+is how many times slower it is.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import torch
 
 from vqdsp.audio.effect import VQDenoise, _torch_threads
 from vqdsp.audio.framing import flush_padding
-from vqdsp.audio.stft import fit_length, istft, log_magnitude, resample, stft
+from vqdsp.audio.stft import fit_length, log_magnitude, resample, stft
 
+from legacy import LegacyDenoise
 from utils import audio_seconds, record, speech_plus_noise
 
 SECONDS = 60.0
@@ -34,6 +38,7 @@ QUICK_SECONDS = 2.0
 CASES = {"8 kHz mono": (8000, 1), "48 kHz stereo": (48000, 2)}
 STAGES = ["framing + STFT", "resampling + gain mapping", "model forward", "high-band stage", "ISTFT + overlap-add"]
 END_TO_END = "VQDenoise, one shot (end to end)"
+LEGACY = "VQDenoise before issue 23, one shot (end to end)"
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Path:
     effect: VQDenoise
     audio: np.ndarray  # [channels, samples]
     rate: int
+    legacy: VQDenoise  # the path before issue 23
     segments: np.ndarray | None = None  # [C * N, L]
     model_in: np.ndarray | None = None  # [C * N, model segment]
     spec: list | None = None  # audio-rate spectrograms, one per segment (the model-rate batch at the model's rate)
@@ -54,6 +60,10 @@ class Path:
     @property
     def denoiser(self):
         return self.effect.denoiser_at(self.rate)
+
+    @property
+    def transforms(self):
+        return self.denoiser.transforms_at(self.rate)
 
     def framing_and_stft(self) -> None:
         stream_seg, overlap = self.denoiser.segment_length(self.rate)
@@ -67,8 +77,7 @@ class Path:
             self.spec = stft(self.segments, model)
             self.log_mag = log_magnitude(self.spec, model)
             return
-        cfg = self.denoiser.stft_at(self.rate)
-        self.spec = [stft(segment, cfg) for segment in self.segments]
+        self.spec = self.transforms.stft(self.segments)
         if self.model_in is not None:
             self.log_mag = log_magnitude(stft(self.model_in, model), model)
 
@@ -79,8 +88,7 @@ class Path:
             return
         self.model_in = fit_length(resample(self.segments, self.rate, model.sample_rate), model.segment_samples)
         if self.log_gain is not None:
-            cfg = self.denoiser.stft_at(self.rate)
-            self.mapped = [self.denoiser.map_gain(g, cfg, s.shape) for g, s in zip(self.log_gain, self.spec, strict=True)]
+            self.mapped = self.transforms.map_gain(self.log_gain)
 
     @torch.inference_mode()
     def model_forward(self) -> None:
@@ -88,20 +96,19 @@ class Path:
 
     @torch.inference_mode()
     def high_band_stage(self) -> None:
-        stage, cfg = self.denoiser.high_band, self.denoiser.stft_at(self.rate)
-        if stage is None or self.rate < stage.config.min_sample_rate or not isinstance(self.mapped, list):
+        stage, transforms = self.denoiser.high_band, self.transforms
+        if stage is None or self.rate < stage.config.min_sample_rate or self.mapped is None or transforms.at_model_rate:
             self.final = self.mapped
             return
-        floor = self.denoiser.log_gain_floor
-        self.final = [stage.set_log_gain(s, g.copy(), cfg, floor) for s, g in zip(self.spec, self.mapped, strict=True)]
+        floor, batch = self.denoiser.log_gain_floor, 4  # the stream's batches
+        final = np.array(self.mapped)
+        for k in range(0, len(final), batch):
+            stage.set_log_gain(self.spec[k : k + batch], final[k : k + batch], transforms.audio, floor, frames=transforms.stage_frames)
+        self.final = final
 
     def istft_and_overlap_add(self) -> np.ndarray:
         seg, overlap = self.denoiser.segment_length(self.rate)
-        cfg = self.denoiser.stft_at(self.rate)
-        if isinstance(self.spec, list):
-            out_segments = np.stack([istft(s * np.exp(g), seg, cfg) for s, g in zip(self.spec, self.final, strict=True)])
-        else:
-            out_segments = istft(self.spec * np.exp(self.final), seg, cfg)
+        out_segments = self.transforms.istft(self.spec * np.exp(self.final), seg)
         stream = self.effect._stream_for(self.rate, self.audio.shape[0], fresh=True)
         channels = self.audio.shape[0]
         out = np.zeros((channels, (len(out_segments) // channels - 1) * stream.hop + seg), np.float32)
@@ -124,13 +131,14 @@ def path(request: pytest.FixtureRequest) -> tuple[str, Path]:
     rate, channels = CASES[request.param]
     seconds = audio_seconds(SECONDS, QUICK_SECONDS, request.config)
     audio = speech_plus_noise(seconds, rate, channels).reshape(channels, -1)
-    state = Path(VQDenoise(), audio, rate)
+    state = Path(VQDenoise(), audio, rate, legacy=LegacyDenoise())
     with _torch_threads(1):
         state.prepare()
+        state.legacy(audio[:, :rate], rate)  # warm-up
     return request.param, state
 
 
-@pytest.mark.parametrize("stage", [END_TO_END, *STAGES])
+@pytest.mark.parametrize("stage", [END_TO_END, LEGACY, *STAGES])
 def test_stage(benchmark, request: pytest.FixtureRequest, path, stage: str) -> None:
     case, state = path
     seconds = state.audio.shape[1] / state.rate
@@ -138,6 +146,7 @@ def test_stage(benchmark, request: pytest.FixtureRequest, path, stage: str) -> N
     record(benchmark, stage, sample_rate=state.rate, channels=state.audio.shape[0], audio_seconds=seconds, reference=END_TO_END)
     fn = {
         END_TO_END: lambda: state.effect(state.audio, state.rate),
+        LEGACY: lambda: state.legacy(state.audio, state.rate),
         "framing + STFT": state.framing_and_stft,
         "resampling + gain mapping": state.resampling_and_gain_mapping,
         "model forward": state.model_forward,

@@ -29,6 +29,8 @@ def test_identity_model_gives_back_the_segments(sample_rate: int, linked: bool) 
 @pytest.mark.parametrize("sample_rate", [8000, 48000])
 def test_one_stft_per_rate_and_segment(monkeypatch: pytest.MonkeyPatch, sample_rate: int) -> None:
     """At the model's rate its own STFT is the one the gain is applied to; at another rate there is one more."""
+    from vqdsp.audio import transforms as transforms_module
+
     transformed: dict[int, int] = {}
     original = denoiser_module.stft
 
@@ -37,8 +39,9 @@ def test_one_stft_per_rate_and_segment(monkeypatch: pytest.MonkeyPatch, sample_r
         return original(audio, cfg, workers)
 
     monkeypatch.setattr(denoiser_module, "stft", counting)
+    monkeypatch.setattr(transforms_module, "stft", counting)
     Denoiser(identity_model()).process_segments(segments_at(sample_rate, channels=2, count=5), sample_rate)
-    assert transformed == {8000: 10} if sample_rate == 8000 else {8000: 10, sample_rate: 10}
+    assert transformed == ({8000: 10} if sample_rate == 8000 else {8000: 10, sample_rate: 10})
 
 
 def test_segments_go_through_the_model_in_batches() -> None:
@@ -102,3 +105,20 @@ def test_the_denoiser_runs_a_folded_copy_and_leaves_the_model_alone() -> None:
     segments = segments_at(8000, count=2)
     folded = denoiser.process_segments(segments, 8000)
     assert np.max(np.abs(folded - Denoiser(Unfolded()).process_segments(segments, 8000))) < 1e-5
+
+
+def test_a_compiled_denoiser_gives_the_eager_gain_and_keeps_the_fused_bottleneck() -> None:
+    from torch.profiler import profile
+
+    from vqdsp.model.config import ModelConfig
+    from vqdsp.model.unet import SEUNet
+
+    model = SEUNet(ModelConfig(channels=(4, 8), codebook_size=8)).eval()
+    segments = segments_at(8000, channels=1, count=3)
+    eager = Denoiser(model, batch_size=2).process_segments(segments, 8000)
+    compiled = Denoiser(model, batch_size=2).compile()
+    compiled.process_segments(segments[:, :1], 8000)  # compiles (a batch of one, padded to two)
+    with profile() as prof:
+        out = compiled.process_segments(segments, 8000)
+    assert np.max(np.abs(out - eager)) < 1e-4
+    assert any(event.name == "vqdsp::se_nearest_code" for event in prof.events())

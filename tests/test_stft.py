@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vqdsp.audio.stft import check_audio, from_log_magnitude, istft, log_magnitude, resample, stft
+from vqdsp.audio.stft import check_audio, from_log_magnitude, istft, log_magnitude, overlap_add, resample, stft
 from vqdsp.model.config import StftConfig
 
 from utils import speech_like
@@ -69,3 +69,14 @@ def test_resample_keeps_float32_and_length() -> None:
     out = resample(speech_like(1.0), 8000, 44100)
     assert out.dtype == np.float32
     assert out.shape == (44100,)
+
+
+@pytest.mark.parametrize(("n", "hop"), [(519, 31), (1600, 400), (8, 3), (4, 4)])
+def test_overlap_add_is_the_sum_of_the_shifted_frames(n: int, hop: int) -> None:
+    frames = np.random.default_rng(n).standard_normal((2, 7, n)).astype(np.float32)
+    expected = np.zeros((2, n + 6 * hop), np.float32)
+    for i in range(7):
+        expected[:, i * hop : i * hop + n] += frames[:, i]
+    out = overlap_add(frames, hop)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, atol=1e-5)

@@ -1,13 +1,13 @@
 """Denoise model-sized segments at any sample rate with a trained model: segments in, segments out.
 
 The model always runs at its own rate. At another sample rate its time-frequency gain is mapped
-onto the STFT of the audio at the audio's own rate (same frame times, same frequency
-resolution), so the band above the model's Nyquist is kept. There (from 3.8 kHz, at 16 kHz and
-more) a high-band stage (:mod:`vqdsp.model.high_band`) gives it learned gains; without one (or
-below 16 kHz) it gets the gain the model gave the top of its band (2-4 kHz at 8 kHz), i.e. it is
-attenuated where the model found noise and kept where it found speech. Each rate's STFT is
-computed once per segment (at the model's rate the model's own STFT is the one the gain is
-applied to).
+onto an STFT of the audio at the audio's own rate, chosen for speed (:mod:`vqdsp.audio.transforms`:
+the model's window duration, a quarter-window hop), so the band above the model's Nyquist is
+kept. There (from 3.8 kHz, at 16 kHz and more) a high-band stage (:mod:`vqdsp.model.high_band`)
+gives it learned gains; without one (or below 16 kHz) it gets the gain the model gave the top of
+its band (2-4 kHz at 8 kHz), i.e. it is attenuated where the model found noise and kept where it
+found speech. Each rate's STFT is computed once per segment (at the model's rate the model's own
+STFT is the one the gain is applied to).
 
 Streaming, channel layout, mix and latency belong to :class:`~vqdsp.audio.effect.VQDenoise`.
 """
@@ -15,7 +15,6 @@ Streaming, channel layout, mix and latency belong to :class:`~vqdsp.audio.effect
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from functools import lru_cache
 from typing import cast
 
@@ -23,10 +22,9 @@ import numpy as np
 import torch
 
 from vqdsp.audio.stft import fit_length, istft, log_magnitude, resample, stft
+from vqdsp.audio.transforms import HIGH_BAND_REFERENCE, RateTransforms, rate_transforms, scaled_stft
 from vqdsp.model.config import StftConfig
 from vqdsp.model.high_band import HighBandError, HighBandNet
-
-HIGH_BAND_REFERENCE = 0.5  # the model's top band, from this fraction of its Nyquist up, sets the gain above it
 
 
 class Denoiser:
@@ -56,6 +54,7 @@ class Denoiser:
         self.attenuation_limit_db = attenuation_limit_db
         self.batch_size = batch_size
         self.workers = workers
+        self._compiled = False
 
     @property
     def device(self) -> torch.device:
@@ -67,8 +66,13 @@ class Denoiser:
         return round(self.model_stft.segment_samples * scale), round(self.model_stft.segment_overlap * scale)
 
     def stft_at(self, sample_rate: int) -> StftConfig:
-        """The model's transform scaled to ``sample_rate``: same window duration and hop in seconds."""
-        return _scaled_stft(self.model_stft, sample_rate)
+        """The model's transform scaled to ``sample_rate``: same window duration and hop in seconds (the
+        grid the model sees, on which the high-band stage is trained)."""
+        return scaled_stft(self.model_stft, sample_rate)
+
+    def transforms_at(self, sample_rate: int) -> RateTransforms:
+        """The transforms of ``sample_rate``: the one the gain is applied to, and the gain's map onto it."""
+        return rate_transforms(self.model_stft, sample_rate)
 
     @property
     def high_band(self) -> HighBandNet | None:
@@ -95,8 +99,26 @@ class Denoiser:
         gains = []
         for start in range(0, len(log_mag), self.batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(log_mag[start : start + self.batch_size])).to(self.device)
-            gains.append(self.model(batch).log_gain.clamp_min(floor).float().cpu().numpy())
+            count = len(batch)
+            if self._compiled and count < self.batch_size:  # one shape, one compilation
+                batch = torch.cat([batch, batch[-1:].expand(self.batch_size - count, *batch.shape[1:])])
+            gains.append(self.model(batch).log_gain[:count].clamp_min(floor).float().cpu().numpy())
         return np.concatenate(gains)
+
+    def compile(self) -> Denoiser:
+        """Run the model through ``torch.compile`` from now on; returns ``self``.
+
+        On a busy CPU the forward's median time halved (bench/test_model.py: element-wise steps fused,
+        buffers reused; the fused SE + nearest-code kernel stays), though its best rounds did not move;
+        end to end it took 0.78-0.93 of the eager time at 8 kHz and 0.90-1.07 at 48 kHz (README,
+        *Issue 23*), at the cost of a compilation of tens of seconds on the first call in each
+        process (less once inductor's cache on disk holds it). Batches are padded to ``batch_size``, so it compiles once; the gain is the eager model's
+        to 1e-5. Worth it for long files, not for short calls; a compiled denoiser cannot be pickled.
+        """
+        if not self._compiled:
+            self.model = cast(torch.nn.Module, torch.compile(self.model, dynamic=False))
+            self._compiled = True
+        return self
 
     def resampled_log_gains(self, segments: np.ndarray, sample_rate: int) -> np.ndarray:
         """The model's log-gain ``[N, F, T]`` for segments ``[N, samples]`` at another rate: taken to the
@@ -109,8 +131,7 @@ class Denoiser:
 
         ``linked``: one model pass on the channels' mean, the same gain on every channel
         (the stereo image stays put; C channels cost one model pass); else each channel alone.
-        At another rate than the model's, the audio-rate transforms run one segment at a time,
-        so their large spectrograms stay in cache.
+        At another rate than the model's, the gain is applied on :meth:`transforms_at`'s audio-rate STFT.
         """
         channels, count, length = segments.shape
         if count == 0:
@@ -124,43 +145,29 @@ class Denoiser:
             log_gain = self.log_gains(log_magnitude(model_spec, self.model_stft))
             spec *= np.exp(np.tile(log_gain, (channels, 1, 1)) if link else log_gain)
             return istft(spec, length, self.model_stft, self.workers).reshape(segments.shape)
-        log_gain = self.resampled_log_gains(segments.mean(axis=0) if link else flat, sample_rate)
-        cfg = self.stft_at(sample_rate)
+        log_gain = self.resampled_log_gains(segments.mean(axis=0) if link else flat, sample_rate)  # [C or 1 * N, F, T]
+        transforms = self.transforms_at(sample_rate)
+        spec = transforms.stft(flat, self.workers)  # [C * N, F', T']
+        gain = transforms.map_gain(log_gain)
         stage = self.high_band if self.high_band is not None and sample_rate >= self.high_band.config.min_sample_rate else None
-        out = np.empty_like(segments)
-        for n in range(count):  # linked: one gain for the channels of segment n; else one per channel
-            specs = [stft(segments[c, n], cfg, self.workers) for c in range(channels)]  # each [F', T']
-            gains = []
-            for c in [0] if link else range(channels):
-                gain = self.map_gain(log_gain[n if link else c * count + n], cfg, specs[c].shape)
-                if stage is not None:  # linked: the stage reads the channels' mean power, through a spectrum of its magnitude
-                    spec = np.sqrt(np.mean([np.abs(s) ** 2 for s in specs], axis=0)) if link else specs[c]
-                    stage.set_log_gain(spec, gain, cfg, self.log_gain_floor)
-                gains.append(np.exp(gain))
-            for c, spec in enumerate(specs):
-                spec *= gains[0 if link else c]
-                out[c, n] = istft(spec, length, cfg, self.workers)
-        return out
+        if stage is not None:  # linked: the stage reads the channels' mean power, through a spectrum of its magnitude
+            power = spec.real**2 + spec.imag**2
+            heard = np.sqrt(power.reshape((channels, count) + spec.shape[-2:]).mean(axis=0)) if link else spec
+            stage.set_log_gain(heard, gain, transforms.audio, self.log_gain_floor, frames=transforms.stage_frames)
+        gain = np.exp(gain, out=gain)
+        spec = spec.reshape((channels, count) + spec.shape[-2:])
+        spec *= gain if link else gain.reshape(spec.shape)
+        return transforms.istft(spec, length, self.workers)
 
     def map_gain(self, log_gain: np.ndarray, cfg: StftConfig, shape: tuple[int, int]) -> np.ndarray:
-        """Resample a model log-gain ``[..., F, T]`` onto the ``[F', T']`` grid of ``cfg``."""
+        """Resample a model log-gain ``[..., F, T]`` onto the ``[F', T']`` grid of ``cfg`` (interpolated; the
+        high-band stage's training maps it onto :meth:`stft_at`'s grid so)."""
         lo, hi, frac, flo, fhi, ffrac, inside, top = _gain_grid(self.model_stft, cfg, log_gain.shape[-1], shape)
         g_t = log_gain[..., lo] * (1 - frac) + log_gain[..., hi] * frac  # [..., F, T']
         g = np.empty(g_t.shape[:-2] + (len(inside), g_t.shape[-1]), dtype=np.float32)
         g[..., inside, :] = g_t[..., flo, :] * (1 - ffrac) + g_t[..., fhi, :] * ffrac
         g[..., ~inside, :] = g_t[..., top, :].mean(axis=-2, keepdims=True)
         return g
-
-
-@lru_cache(maxsize=16)
-def _scaled_stft(model: StftConfig, sample_rate: int) -> StftConfig:
-    scale = sample_rate / model.sample_rate
-    nperseg = round(model.nperseg * scale)
-    hop = max(1, round(model.hop * scale))
-    return replace(
-        model, sample_rate=sample_rate, nperseg=nperseg, noverlap=nperseg - hop,
-        segment_samples=round(model.segment_samples * scale), segment_overlap=round(model.segment_overlap * scale),
-    )
 
 
 @lru_cache(maxsize=16)

@@ -52,11 +52,23 @@ def _window(cfg: StftConfig) -> np.ndarray:
 def _istft_norm(cfg: StftConfig, frames: int) -> np.ndarray:
     """``1 / sum of squared windows`` over the overlap-added output (1 where it is ~0), as scipy computes it."""
     win = _window(cfg)
-    norm = np.zeros(cfg.nperseg + (frames - 1) * cfg.hop, np.float32)
-    for i in range(frames):
-        norm[i * cfg.hop : i * cfg.hop + cfg.nperseg] += win**2
+    norm = overlap_add(np.broadcast_to(win**2, (frames, cfg.nperseg)), cfg.hop)
     norm = norm[cfg.nperseg // 2 : len(norm) - cfg.nperseg // 2]
     return 1.0 / np.where(norm > 1e-10, norm, 1.0)
+
+
+def overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
+    """Frames ``[..., T, N]`` added ``hop`` samples apart into ``[..., N + (T - 1) * hop]``, in their dtype.
+
+    One vectorised add per ``hop``-sized block of a frame (``ceil(N / hop)`` of them), not one per frame.
+    """
+    *lead, count, n = frames.shape
+    blocks = -(-n // hop)
+    out = np.zeros((*lead, count + blocks, hop), frames.dtype)
+    for j in range(blocks):
+        width = min(hop, n - j * hop)
+        out[..., j : j + count, :width] += frames[..., j * hop : j * hop + width]
+    return out.reshape(*lead, (count + blocks) * hop)[..., : n + (count - 1) * hop]
 
 
 def stft(audio: np.ndarray, cfg: StftConfig = StftConfig(), workers: int = 1) -> np.ndarray:
@@ -84,9 +96,7 @@ def istft(spec: np.ndarray, length: int, cfg: StftConfig = StftConfig(), workers
     frames = frames.astype(np.float32, copy=False)
     frames *= window * window.sum()
     total = cfg.nperseg + (frames_n - 1) * cfg.hop
-    out = np.zeros(spec.shape[:-2] + (total,), np.float32)
-    for i in range(frames_n):
-        out[..., i * cfg.hop : i * cfg.hop + cfg.nperseg] += frames[..., i, :]
+    out = overlap_add(frames, cfg.hop)
     half = cfg.nperseg // 2
     out = out[..., half : total - half] * _istft_norm(cfg, frames_n)
     if out.shape[-1] >= length:

@@ -230,19 +230,30 @@ class HighBandNet(nn.Module):
         return (baseline.unsqueeze(1) + self.out(self.body(features))).clamp(floor, 0.0)
 
     @torch.inference_mode()
-    def set_log_gain(self, spec: np.ndarray, log_gain: np.ndarray, audio: StftConfig, floor: float = -math.inf) -> np.ndarray:
-        """Set the bins above the split of ``log_gain [F, T]`` (the model's, mapped onto the grid of
-        ``spec [F, T]``, the noisy STFT at ``audio``'s rate) to the stage's gains, in place; returns it.
+    def set_log_gain(
+        self, spec: np.ndarray, log_gain: np.ndarray, audio: StftConfig, floor: float = -math.inf,
+        frames: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> np.ndarray:
+        """Set the bins above the split of ``log_gain [..., F, T]`` (the model's, mapped onto the grid of
+        ``spec [..., F, T]``, the noisy STFT at ``audio``'s rate) to the stage's gains, in place; returns it.
 
-        ``floor``: the deepest log-gain allowed (an attenuation limit).
+        ``floor``: the deepest log-gain allowed (an attenuation limit). ``frames``: ``(to_model [T, T_model],
+        to_audio [T_model, T])`` time maps, where ``spec``'s frames are not the model's: the stage runs on the
+        model's frame times, which it was trained on (see :attr:`~vqdsp.audio.transforms.RateTransforms.stage_frames`).
         """
         layout = band_layout(self.config, audio)
-        used = spec[: layout.used]
+        used = spec[..., : layout.used, :]
         features, baseline = stage_inputs(torch.from_numpy(used.real**2 + used.imag**2), torch.from_numpy(log_gain), layout)
+        inputs = (features, baseline) if frames is None else (features @ frames[0], baseline @ frames[0])
         device = next(self.parameters()).device
-        bands = self(features[None].to(device), baseline[None].to(device))[0].float().cpu()
-        log_gain[layout.split :] = (layout.spread @ bands).clamp_min(floor).numpy()
-        np.minimum(log_gain[layout.used :], baseline.numpy(), out=log_gain[layout.used :])  # above top_hz: never more open than the old rule
+        lead, time = features.shape[:-2], inputs[0].shape[-1]
+        bands = self(inputs[0].reshape(-1, features.shape[-2], time).to(device), inputs[1].reshape(-1, time).to(device))
+        bands = bands.float().cpu().reshape(*lead, -1, time)
+        if frames is not None:
+            bands = bands @ frames[1]
+        log_gain[..., layout.split :, :] = (layout.spread @ bands).clamp_min(floor).numpy()
+        above = log_gain[..., layout.used :, :]
+        np.minimum(above, baseline.numpy()[..., None, :], out=above)  # above top_hz: never more open than the old rule
         return log_gain
 
 
