@@ -35,13 +35,19 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from vqdsp.atomic import atomic_write
-from vqdsp.model.checkpoint import read_config
-from vqdsp.model.config import StftConfig
+from vqdsp.checks import BadValue, real, whole
+from vqdsp.model.checkpoint import FLOAT_DTYPES, read_config
+from vqdsp.model.config import MAX_ATTENUATION_DB, MAX_CHANNELS, MAX_SAMPLE_RATE, StftConfig
 
 HIGH_BAND_FORMAT = "vqdsp-high-band/1"
 MODELS_DIR = Path(__file__).parents[1] / "models"
 SHIPPED_HIGH_BAND = MODELS_DIR / "high_band.safetensors"
 BASELINE_FROM = 0.5  # the old rule: the model's gain from this fraction of its Nyquist up, averaged
+MAX_BANDS = 256  # bands above or below the split
+MAX_KERNEL = 255  # frames one convolution sees
+MAX_LAYERS = 64  # convolutions before the output layer
+MAX_WEIGHTS = 10**8  # in all (the shipped stages have about 10^4)
+MAX_WEIGHT = 1e4  # no trained stage comes near: larger weights are a broken file (and overflow float32 at run time)
 
 
 class HighBandError(ValueError):
@@ -78,18 +84,20 @@ class HighBandConfig:
     max_attenuation_db: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("bands", "low_bands", "channels", "kernel", "layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if not isinstance(self.model_stft, StftConfig):
+            raise BadValue("model_stft", self.model_stft, "an object of STFT settings")
+        for name, high in (("bands", MAX_BANDS), ("low_bands", MAX_BANDS), ("channels", MAX_CHANNELS), ("kernel", MAX_KERNEL),
+                           ("layers", MAX_LAYERS)):
+            whole(getattr(self, name), name, 1, high)
         if self.kernel % 2 == 0:
-            raise ValueError(f"kernel must be odd (frames centred on each frame), got {self.kernel}")
-        if not 0.5 <= self.crossover <= 1.0:
-            raise ValueError(f"crossover must be between 0.5 and 1 (of the model's Nyquist), got {self.crossover}")
-        if not self.top_hz > self.split_hz:
-            raise ValueError(f"top_hz must lie above the split {self.split_hz:g} Hz, got {self.top_hz}")
-        if not self.max_attenuation_db > 0:
-            raise ValueError(f"max_attenuation_db must be > 0, got {self.max_attenuation_db}")
+            raise BadValue("kernel", self.kernel, "odd (frames centred on each frame)")
+        weights = self.layers * self.channels * max(self.channels, self.inputs) * self.kernel
+        if weights > MAX_WEIGHTS:
+            raise BadValue("channels", self.channels, f"smaller: {self.layers} layers of {self.channels} channels x {self.kernel} "
+                           f"frames make {weights:.3g} weights, more than the {MAX_WEIGHTS:.0e} a stage may have")
+        real(self.crossover, "crossover", 0.5, 1.0)
+        real(self.top_hz, "top_hz", self.split_hz, MAX_SAMPLE_RATE / 2, low_open=True)
+        real(self.max_attenuation_db, "max_attenuation_db", 0.0, MAX_ATTENUATION_DB, low_open=True)
 
     @property
     def split_hz(self) -> float:
@@ -117,6 +125,8 @@ class HighBandConfig:
             raise ValueError(f"unknown high-band config keys {sorted(unknown)}")
         values = dict(data)
         if "model_stft" in values:
+            if not isinstance(values["model_stft"], dict):
+                raise BadValue("model_stft", values["model_stft"], "an object of STFT settings")
             values["model_stft"] = StftConfig(**values["model_stft"])
         return cls(**values)
 
@@ -301,6 +311,9 @@ def load_high_band(path: str | os.PathLike | None = None, model_stft: StftConfig
         with safe_open(str(path), framework="pt") as f:
             if (f.metadata() or {}).get("format") != HIGH_BAND_FORMAT:
                 raise HighBandError(f"{path} is not a vqdsp high-band stage (format {HIGH_BAND_FORMAT!r} missing)")
+            for name in f.keys():  # from the header: a stage's weights are all float; an int or bool one is no stage
+                if (dtype := f.get_slice(name).get_dtype()) not in FLOAT_DTYPES:
+                    raise HighBandError(f"{path}: {name} is stored as {dtype}, expected a float dtype (F32, F16, BF16, F64)")
         state = load_file(str(path))
     except (SafetensorError, OSError) as err:
         raise HighBandError(f"{path} is not a readable safetensors file: {err}") from err
@@ -310,4 +323,8 @@ def load_high_band(path: str | os.PathLike | None = None, model_stft: StftConfig
         raise HighBandError(f"{path} does not match its config {cfg_file.name}: {err}") from err
     if not all(torch.isfinite(t).all() for t in state.values()):
         raise HighBandError(f"{path} holds NaN or Inf weights; retrain or re-export it")
+    largest = max((float(t.abs().max()) for t in state.values() if t.numel()), default=0.0)
+    if largest > MAX_WEIGHT:
+        raise HighBandError(f"{path} holds a weight of magnitude {largest:.3g} (a trained stage stays below {MAX_WEIGHT:g}): "
+                            "the file is broken; retrain or re-export it")
     return net.eval()
