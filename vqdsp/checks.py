@@ -27,7 +27,9 @@ class BadValue(ValueError):
 
 
 def span(low: float, high: float, low_open: bool = False, high_open: bool = False) -> str:
-    """The range ``[low, high]`` in words: ``>= 1``, ``<= 0``, ``in (0, 200]``."""
+    """The range ``[low, high]`` in words: ``>= 1``, ``<= 0``, ``in (0, 200]`` (``""``: no bounds)."""
+    if low == -math.inf and high == math.inf:
+        return ""
     if high == math.inf and not high_open:
         return f"{'>' if low_open else '>='} {low:g}"
     if low == -math.inf:
@@ -47,7 +49,7 @@ def real(value: Any, name: str, low: float = -math.inf, high: float = math.inf, 
          high_open: bool = False, allow_inf: bool = False) -> float:
     """``value`` as a float, or :class:`BadValue` unless it is a number (not a bool, not NaN; finite unless
     ``allow_inf``) in the range from ``low`` to ``high`` (``*_open``: that end excluded)."""
-    expected = f"a {'' if allow_inf else 'finite '}number {span(low, high, low_open, high_open)}"
+    expected = f"a {'' if allow_inf else 'finite '}number {span(low, high, low_open, high_open)}".rstrip()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise BadValue(name, value, expected)
     number = float(value)

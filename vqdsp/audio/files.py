@@ -154,7 +154,10 @@ def process_file(
         def push(block: np.ndarray) -> np.ndarray:
             out = board(block, rate, reset=False)
             if not np.isfinite(out).all():
-                raise ValueError(f"processing {source} gave NaN or Inf samples; is the model file broken?")
+                raise ValueError(
+                    f"processing {source} gave NaN or Inf samples: an effect is unstable at {rate} Hz (a filter cutoff "
+                    f"above {rate / 2:g} Hz?) or the model file is broken"
+                )
             return out
 
         def write(tmp: Path) -> None:
