@@ -22,27 +22,39 @@ class BadValue(ValueError):
 
     def renamed(self, name: str) -> str:
         """The message with the field called ``name`` (e.g. the CLI flag that set it)."""
+        return f"{name} {self.requirement}"
+
+    @property
+    def requirement(self) -> str:
+        """``must be <expected>, got <value>``: the message without the field's name."""
         shown = f"{self.value:g}" if isinstance(self.value, float) else repr(self.value)
-        return f"{name} must be {self.expected}, got {shown}"
+        return f"must be {self.expected}, got {shown}"
 
 
 def span(low: float, high: float, low_open: bool = False, high_open: bool = False) -> str:
     """The range ``[low, high]`` in words: ``>= 1``, ``<= 0``, ``in (0, 200]`` (``""``: no bounds)."""
     if low == -math.inf and high == math.inf:
         return ""
-    if high == math.inf and not high_open:
-        return f"{'>' if low_open else '>='} {low:g}"
+    if high == math.inf:
+        return f"{'>' if low_open else '>='} {_shown(low)}"
     if low == -math.inf:
-        return f"{'<' if high_open else '<='} {high:g}"
-    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        return f"{'<' if high_open else '<='} {_shown(high)}"
+    return f"in {'(' if low_open else '['}{_shown(low)}, {_shown(high)}{')' if high_open else ']'}"
 
 
-def whole(value: Any, name: str, low: int = -(1 << 63), high: int = 1 << 63) -> int:
-    """``value`` as an int, or :class:`BadValue` unless it is a whole number (not a bool) in ``[low, high]``."""
-    bounds = span(low, high) if high < 1 << 63 or low > -(1 << 63) else ""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= int(value) <= high:
+def _shown(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() and abs(bound) < 1e15 else f"{bound:g}"
+
+
+def whole(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int, or :class:`BadValue` unless it is a whole number (not a bool) in ``[low, high]`` (None: unbounded)."""
+    bounds = span(-math.inf if low is None else low, math.inf if high is None else high)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise BadValue(name, value, f"a whole number {bounds}".rstrip())
-    return int(value)
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise BadValue(name, value, f"a whole number {bounds}".rstrip())
+    return number
 
 
 def real(value: Any, name: str, low: float = -math.inf, high: float = math.inf, low_open: bool = False,
