@@ -8,6 +8,7 @@ only when a command runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from vqdsp.model.config import MAX_CHANNELS, MAX_CODEBOOK_SIZE, MAX_NPERSEG, Mod
 from vqdsp.model.high_band_config import MAX_BANDS, MAX_KERNEL, MAX_LAYERS, HighBandConfig
 
 if TYPE_CHECKING:
+    from vqdsp.audio.files import AudioInfo
     from vqdsp.mastering.presets import Preset
 
 EXAMPLE = Path(__file__).parent / "examples" / "noisy_speech.wav"
@@ -85,35 +87,50 @@ def _denoise_paths(args: argparse.Namespace) -> tuple[Path, Path, bool]:
         target = Path(args.output) if args.output else EXAMPLE_OUTPUT
         return EXAMPLE, target, args.force or not args.output
     source = Path(args.input)
+    _check_name(source, "INPUT")
     if source.is_dir():
         raise ValueError(f"{source} is a folder; give one audio file (`vqdsp master` takes folders)")
-    if not source.is_file():
+    if not source.exists():
         raise ValueError(f"no such file: {source}")
-    _check_readable(source)
+    if not source.is_file():
+        raise ValueError(f"{source} is not a regular file (a FIFO, socket or device); give an audio file")
+    if not os.access(source, os.R_OK):
+        raise ValueError(f"cannot read {source}: permission denied (check its permissions, e.g. chmod u+r)")
     target = Path(args.output) if args.output else source.with_name(f"{source.stem}.denoised{source.suffix}")
     return source, target, args.force
 
 
-def _check_readable(source: Path) -> None:
+def _check_name(path: Path, what: str) -> None:
+    """A ValueError when ``path``'s file name is longer than a file system takes (it could not be created or opened)."""
+    from vqdsp.atomic import NAME_MAX
+
+    size = len(os.fsencode(path.name))
+    if size > NAME_MAX:
+        hint = "give a shorter -o OUTPUT" if what == "OUTPUT" else "rename the file"
+        raise ValueError(f"the {what} name {path.name[:40]}... is {size} bytes, longer than the {NAME_MAX} a file name may have; {hint}")
+
+
+def _check_readable(source: Path) -> AudioInfo:
     from vqdsp.audio.files import open_audio
 
     try:
-        with open_audio(source):
-            pass
+        with open_audio(source) as (info, _):
+            return info
     except (OSError, ValueError, RuntimeError):
         raise ValueError(f"cannot read {source}: not an audio file ({READABLE})") from None
 
 
-def _check_target(source: Path, target: Path, overwrite: bool) -> None:
-    from vqdsp.audio.files import output_format
+def _check_target(source: Path, target: Path, overwrite: bool, info: AudioInfo) -> None:
+    from vqdsp.audio.files import check_writable, output_format
 
+    _check_name(target, "OUTPUT")
     if target.exists() and target.resolve() == source.resolve():
         raise ValueError(f"refusing to write over the input {source}; choose another -o OUTPUT")
     formats = ", ".join(WRITABLE)
     if not target.suffix:
         raise ValueError(f"{target} has no extension to choose its format by; give -o OUTPUT ending in one of {formats}")
     try:
-        output_format(target)
+        fmt = output_format(target)
     except ValueError:
         raise ValueError(f"cannot write {target}: vqdsp writes {formats}; give -o OUTPUT ending in one of them") from None
     if target.is_dir():
@@ -122,27 +139,50 @@ def _check_target(source: Path, target: Path, overwrite: bool) -> None:
         raise ValueError(f"no folder {target.parent} to write {target.name} into; create it first")
     if target.exists() and not overwrite:
         raise ValueError(f"{target} exists; add --force to replace it")
+    check_writable(target, fmt, info.sample_rate, info.channels)
+
+
+class Terminated(Exception):
+    """SIGTERM arrived (``kill``, ``timeout``): raised in the main thread so that temporaries are removed on the way out."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _denoise(args: argparse.Namespace) -> int:
     try:
         source, target, overwrite = _denoise_paths(args)
-        _check_target(source, target, overwrite)
-    except ValueError as err:
+        info = _check_readable(source)
+        _check_target(source, target, overwrite, info)
+    except (OSError, ValueError) as err:
         return fatal(str(err))
-    from vqdsp.audio.effect import VQDenoise
-    from vqdsp.audio.files import open_audio, process_file
+    import signal
 
+    from vqdsp.atomic import clean_stale
+    from vqdsp.audio.effect import VQDenoise
+    from vqdsp.audio.files import process_file
+    from vqdsp.mastering.records import folder_problem
+
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
                            threads=args.threads, high_band=high_band_arg(args.high_band))
         if args.verbose:
-            with open_audio(source) as (info, _):
-                print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
+            print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
         target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale({target.parent})  # what killed runs left
         process_file(effect, source, target, overwrite=overwrite)
-    except (OSError, ValueError) as err:
-        return fatal(str(err))
+    except KeyboardInterrupt:
+        print(f"vqdsp: interrupted; {target} was not written", file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"vqdsp: terminated; {target} was not written", file=sys.stderr)
+        return 143
+    except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: libsndfile's, e.g. "System error." on a full disk
+        return fatal(folder_problem(target.parent, err) or str(err))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"wrote {target}")
     return 0
 
@@ -390,7 +430,7 @@ def _master(args: argparse.Namespace) -> int:
         jobs = plan_jobs(args.inputs, args.output_dir, args.subtype)
         if args.subtype:
             _check_subtype([Path(job.target) for job in jobs], args.subtype)
-    except (PresetError, FileNotFoundError, ValueError) as err:
+    except (PresetError, OSError, ValueError) as err:  # OSError: e.g. a name longer than the file system takes
         return fatal(str(err))
     if not jobs:
         return fatal(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in {' '.join(args.inputs)}")
@@ -429,7 +469,9 @@ def _check_subtype(targets: Sequence[Path], subtype: str) -> None:
     for target in targets:
         fmt = output_format(target)
         if not sf.check_format(fmt, subtype):
-            raise ValueError(f"--subtype {subtype} cannot be written as {fmt} ({target}); try PCM_16 or PCM_24")
+            takes = [s for s in sf.available_subtypes(fmt) if sf.check_format(fmt, s)]
+            raise ValueError(f"--subtype {subtype} cannot be written as {fmt} ({target}); {fmt} takes {', '.join(takes)}, "
+                             "or leave --subtype out to keep each input's")
 
 
 def _add_master(sub: argparse._SubParsersAction) -> None:

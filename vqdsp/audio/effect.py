@@ -437,7 +437,7 @@ class VQDenoise:
         with _torch_threads(1), np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
             if reset:
                 if planar.shape[1] < self.shortest_input_at(rate):
-                    warnings.warn(short_input_message(planar.shape[1], rate, self.shortest_input_at(rate)), stacklevel=2)
+                    warnings.warn(short_input_message(planar.shape[1], rate, self.shortest_input_at(rate)), stacklevel=3)
                 out = stream.process_all(planar)
             else:
                 out = stream.push(planar)

@@ -140,6 +140,7 @@ def process_file(
         if info.frames == 0:
             raise ValueError(f"{source} holds no audio (0 frames)")
         rate, channels = info.sample_rate, info.channels
+        check_writable(target, fmt, rate, channels)
         latency = board.latency_at(rate) if hasattr(board, "latency_at") else board.latency_samples
         chunk = max(channels + 1, int(chunk_seconds * rate))
         shortest = board.shortest_input_at(rate) if hasattr(board, "shortest_input_at") else 0
@@ -201,6 +202,19 @@ def output_format(path: Path) -> str:
     if fmt not in sf.available_formats():
         raise ValueError(f"cannot write {path.suffix!r} files; use .wav, .flac, .ogg, .aiff or .mp3")
     return fmt
+
+
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def check_writable(path: Path, fmt: str, sample_rate: int, channels: int) -> None:
+    """A ValueError saying what to write instead when ``fmt`` cannot hold audio of this rate and channel count."""
+    if fmt == "MP3" and (sample_rate not in MP3_RATES or channels > 2):
+        rates = ", ".join(f"{r / 1000:g}" for r in MP3_RATES)
+        raise ValueError(
+            f"cannot write {path}: MP3 takes 1 or 2 channels at {rates} kHz, this audio is {channels} channel(s) at "
+            f"{sample_rate} Hz; write .wav or .flac instead"
+        )
 
 
 def output_subtype(fmt: str, subtype: str | None) -> str | None:
