@@ -223,17 +223,23 @@ def load_high_band(path: str | os.PathLike | None = None, model_stft: StftConfig
             f"{path} was trained for a model with transform {config.model_stft}, this model has {model_stft}; "
             "train a high-band stage for it (vqdsp train-high-band) or pass high_band=None"
         )
-    net = HighBandNet(config)
+    with torch.device("meta"):  # the shapes the config needs, with no memory: a config that disagrees is refused first
+        expected = {k: tuple(v.shape) for k, v in HighBandNet(config).state_dict().items()}
     try:
         with safe_open(str(path), framework="pt") as f:
             if (f.metadata() or {}).get("format") != HIGH_BAND_FORMAT:
                 raise HighBandError(f"{path} is not a vqdsp high-band stage (format {HIGH_BAND_FORMAT!r} missing)")
+            found = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
             for name in f.keys():  # from the header: a stage's weights are all float; an int or bool one is no stage
                 if (dtype := f.get_slice(name).get_dtype()) not in FLOAT_DTYPES:
                     raise HighBandError(f"{path}: {name} is stored as {dtype}, expected a float dtype (F32, F16, BF16, F64)")
+        if found != expected:
+            wrong = sorted(set(found) ^ set(expected)) or sorted(k for k in expected if found[k] != expected[k])
+            raise HighBandError(f"{path} does not match its config {cfg_file.name}: {', '.join(wrong[:5])} differ")
         state = load_file(str(path))
     except (SafetensorError, OSError) as err:
         raise HighBandError(f"{path} is not a readable safetensors file: {err}") from err
+    net = HighBandNet(config)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:
