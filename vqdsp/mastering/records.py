@@ -104,10 +104,9 @@ def folder_problem(folder: Path, err: BaseException | None = None) -> str | None
     if code in _NO_WRITE:
         return f"cannot write to {folder} (read-only or no permission)"
     if err is not None and str(err).strip() == "System error.":  # libsndfile's only word for a failed write
-        free = _free_bytes(folder)
+        free = _free_bytes(folder)  # a small probe may still fit where the write that failed did not
         if free is not None and free < NEARLY_FULL:
             return f"no space left on {folder} ({free / 2**20:.1f} MiB free)"
-        return f"could not write into {folder} (libsndfile says only 'System error.': check its free space and permissions)"
     return None
 
 
