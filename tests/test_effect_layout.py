@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vqdsp import VQDenoise
-from vqdsp.audio.effect import GUESS_FROM_SAMPLES
+from vqdsp.audio.layout import GUESS_FROM_SAMPLES
 from vqdsp.model.config import ModelConfig, StftConfig
 from vqdsp.model.unet import SEUNet
 

@@ -22,6 +22,7 @@ import torch
 
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.framing import SegmentStream
+from vqdsp.audio.layout import Layout
 from vqdsp.audio.stft import check_audio
 from vqdsp.model.checkpoint import (
     RATE_CHOSEN_MODELS,
@@ -38,9 +39,6 @@ from vqdsp.model.high_band import HighBandError, HighBandNet, load_high_band, sh
 BUFFER_SIZE = 8192
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
 CHANNEL_MODES = ("independent", "linked")
-GUESS_FROM_SAMPLES = 64
-"""Without ``channels=``, a stream's first 2-D chunk must be longer than this on one side: a shorter one (one
-frame of stereo, ``(1, 2)``) could be either layout, so it is refused rather than read as the smaller-side guess."""
 
 _torch_started = False  # set once this process has loaded or run a model (torch's OpenMP threads may exist)
 _forked_after_torch = False
@@ -106,7 +104,9 @@ class VQDenoise:
             model pass on the channels' mean and the same gain on every channel (the stereo
             image stays put, and C channels cost what one does).
         channels: channel count of the input; None: read from each stream's first array.
-            Set it to stream chunks with fewer samples than channels (e.g. one frame at a time).
+            Set it to stream tiny chunks (e.g. one frame at a time): without it a stream's first
+            chunk must be longer than 64 samples, and with it longer than ``channels`` samples, for its
+            layout to be told; later chunks follow the stream's layout (see :mod:`vqdsp.audio.layout`).
         high_band: the stage that denoises from just under the model's Nyquist up (3.8 kHz for an 8 kHz
             model): ``"default"`` (the shipped stage of the model's transform, where one ships; others run
             without it), a ``.safetensors`` file (its ``.json`` beside it), a loaded
@@ -423,9 +423,9 @@ class VQDenoise:
             return np.zeros(audio.shape, dtype)
         key = None if reset else self._stream_key
         if key is not None and self._channels in (None, key[1]):  # a stream goes on: its channels and layout hold
-            layout = _Layout(key[1], "stream", self._stream_layout)
+            layout = Layout(key[1], "stream", self._stream_layout)
         else:
-            layout = _Layout(self._channels, "user" if self._channels is not None else "guess", None, first_of_stream=not reset)
+            layout = Layout(self._channels, "user" if self._channels is not None else "guess", None, first_of_stream=not reset)
         channels_last = layout.channels_last(audio.shape)
         planar = audio.T if channels_last else audio if audio.ndim == 2 else audio[None]
         if _forked_after_torch:
@@ -515,57 +515,6 @@ def _torch_threads(count: int | None):
         yield
     finally:
         torch.set_num_threads(before)
-
-
-class _Layout:
-    """How 2-D audio is laid out: the channel count known (``source``: ``"user"``'s ``channels=``, the
-    ``"stream"`` in progress, or none: ``"guess"``) and the stream's layout so far (True: channels last).
-
-    A chunk that fits both layouts (``(2, 2)`` for 2 channels) follows the stream's layout, or is refused
-    when there is none yet; so is a tiny first chunk of a stream without ``channels=``.
-    """
-
-    def __init__(self, channels: int | None, source: str, established: bool | None, first_of_stream: bool = False) -> None:
-        self.channels, self.source, self.established, self.first_of_stream = channels, source, established, first_of_stream
-
-    def channels_last(self, shape: tuple[int, ...]) -> bool:
-        """Whether audio of ``shape`` is ``(samples, channels)``; ValueError saying what to set when it cannot be told."""
-        hint = self.channels
-        if len(shape) == 1:
-            if hint not in (None, 1):
-                raise ValueError(f"got 1-D audio, but {self._whose()} has {hint} channels; pass (channels, samples){self._fix()}")
-            return False
-        if hint is None:
-            if shape[0] == shape[1] and shape[0] > 1:
-                raise ValueError(f"cannot tell channels from samples in a square array {shape}; pass (channels, samples) and set channels=")
-            if self.first_of_stream and max(shape) <= GUESS_FROM_SAMPLES:
-                raise ValueError(
-                    f"cannot tell channels from samples in a chunk of shape {shape} at the start of a stream; "
-                    f"set channels= to the channel count (e.g. VQDenoise(channels={min(shape)})) to stream chunks this small"
-                )
-            return shape[1] < shape[0]
-        fits_first, fits_last = shape[0] == hint, shape[1] == hint
-        if fits_first and fits_last and hint > 1:
-            if self.established is not None:
-                return self.established
-            raise ValueError(
-                f"cannot tell channels from samples in {shape} ({hint} channels either way); pass (channels, samples), "
-                f"or start the stream with a chunk of more than {hint} samples"
-            )
-        if fits_first or fits_last:
-            if self.established is not None and fits_last != self.established and hint > 1:
-                layout = "(samples, channels)" if self.established else "(channels, samples)"
-                raise ValueError(f"audio of shape {shape} is laid out unlike the stream in progress, {layout}; keep one layout, or call reset() first")
-            return fits_last
-        raise ValueError(f"audio of shape {shape} has no dimension of {hint} channels ({self._whose()}'s){self._fix()}")
-
-    def _whose(self) -> str:
-        return f"channels={self.channels}" if self.source == "user" else "the stream in progress"
-
-    def _fix(self) -> str:
-        if self.source == "user":
-            return "; set channels= to the audio's channel count, or None to read it from the audio"
-        return "; call reset() (or process with reset=True) to start a stream of another channel count"
 
 
 def _stage_source(value: str | os.PathLike | HighBandNet | None) -> str | Path | HighBandNet | None:
