@@ -105,8 +105,8 @@ class VQDenoise:
             image stays put, and C channels cost what one does).
         channels: channel count of the input; None: read from each stream's first array.
             Set it to stream tiny chunks (e.g. one frame at a time): without it a stream's first
-            chunk must be longer than 64 samples, and with it longer than ``channels`` samples, for its
-            layout to be told; later chunks follow the stream's layout (see :mod:`vqdsp.audio.layout`).
+            chunk must be longer than 64 samples, and with it not square (``channels`` x ``channels``), for
+            its layout to be told; later chunks follow the stream's layout (see :mod:`vqdsp.audio.layout`).
         high_band: the stage that denoises from just under the model's Nyquist up (3.8 kHz for an 8 kHz
             model): ``"default"`` (the shipped stage of the model's transform, where one ships; others run
             without it), a ``.safetensors`` file (its ``.json`` beside it), a loaded
