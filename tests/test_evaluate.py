@@ -298,4 +298,4 @@ def test_files_too_short_to_score_are_skipped_with_a_note(clean_dir: Path, tmp_p
     """T3: a 12 ms file is skipped and named, not "axis 1 is out of bounds"."""
     _write(clean_dir / "spk", "tiny.wav", speech_like(0.012, 8000))
     assert main(["eval", str(clean_dir), "-o", str(tmp_path / "out"), "--systems", "noisy", "--noise", "white", "--snr-db", "5", "-q"]) == 0
-    assert "tiny.wav: 12 ms, shorter than the 0.25 s the scores need" in (tmp_path / "out" / "summary.md").read_text()
+    assert "tiny.wav: 12 ms, shorter than the 0.05 s the scores need" in (tmp_path / "out" / "summary.md").read_text()

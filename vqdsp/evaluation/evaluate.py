@@ -41,7 +41,7 @@ LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (
 BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓", "visqol": "↑", "lsd_above_8k": "↓", "residual_above_8k": "↓"}
 DIGITS = {"pesq": 2, "stoi": 3, "si_sdr": 1, "nsr": 1, "visqol": 2, "lsd_above_8k": 1, "residual_above_8k": 1}
 MAX_TALKER_FILES = 64
-MIN_SECONDS = 0.25  # shortest clean file scored (PESQ needs a quarter second)
+MIN_SECONDS = 0.05  # shortest clean file scored: below it STOI has not one frame (PESQ then gives NaN, counted as skipped)
 CONDITION_TYPES = (*NOISE_TYPES, "reverb", "channel")
 """What a :class:`NoiseRecipe` may name: the synthetic noise types, ``music``, ``recorded``, ``reverb`` and ``channel``."""
 BABBLE_TALKERS = 4  # fixed, so the babble condition stays comparable between runs and with earlier reports
@@ -290,7 +290,7 @@ def evaluate(
             except ValueError as err:
                 notes.append(f"skipped {path}: {err}")
                 continue
-            if len(clean_audio) < MIN_SECONDS * sample_rate:  # PESQ and STOI need a quarter second
+            if len(clean_audio) < MIN_SECONDS * sample_rate:  # too short for any score
                 notes.append(f"skipped {path}: {len(clean_audio) / sample_rate * 1000:.0f} ms, shorter than the {MIN_SECONDS:g} s the scores need")
                 continue
             for c, (kind, snr) in enumerate(conditions):
