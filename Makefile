@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; an unpinned install would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 # What `make test` installs on top of the core package: everything the tests, benchmarks and checks (lint) use.
-EXTRAS ?= test,eval,train,peers,bench,ray,lint
+EXTRAS ?= test,eval,train,peers,bench,ray,onnx,lint
 SOURCES := pyproject.toml CMakeLists.txt $(wildcard csrc/*.cpp csrc/*.h csrc/cuda/*.cu csrc/cuda/*.cpp csrc/cuda/*.h)
 
 .PHONY: setup core denoise test bench bench-quick clean

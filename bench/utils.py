@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "vqdsp" / "examples" / "noisy_speech.wav"
+EXAMPLE = Path(__file__).resolve().parents[1] / "vqdsp" / "example_audio" / "noisy_speech.wav"
 
 
 def is_quick(config: pytest.Config | None = None) -> bool:

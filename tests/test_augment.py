@@ -9,6 +9,7 @@ from vqdsp.training.augment import (
     apply_sos,
     band_limit_sos,
     codec_round_trip,
+    formant_shift,
     measure_rt60,
     peaking_sos,
     random_band_limit_sos,
@@ -191,3 +192,46 @@ def test_bad_arguments_are_named() -> None:
         measure_rt60(np.ones(100, np.float32), 8000)  # decays only 20 dB
     with pytest.raises(ValueError, match="end < start < 0 dB"):
         measure_rt60(synthetic_rir(1.0, 8000, rng), 8000, (-35.0, -5.0))
+
+
+def _vowel(sample_rate: int, seconds: float = 2.0, f0: float = 125.0) -> np.ndarray:
+    """A pulse train at ``f0`` through resonances at 1000 and 2500 Hz: a vowel with known formants."""
+    pulses = np.zeros(int(seconds * sample_rate))
+    pulses[:: round(sample_rate / f0)] = 1.0
+    vowel = np.zeros_like(pulses)
+    for freq, level in ((1000, 1.0), (2500, 0.5)):
+        b, a = scipy.signal.iirpeak(freq, 8, sample_rate)
+        vowel += level * scipy.signal.lfilter(b, a, pulses)
+    return vowel.astype(np.float32)
+
+
+def _centroid(audio: np.ndarray, sample_rate: int, low: float, high: float) -> float:
+    freqs, power = scipy.signal.welch(audio, sample_rate, nperseg=4096)
+    band = (freqs > low) & (freqs < high)
+    return float((freqs[band] * power[band]).sum() / power[band].sum())
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000])
+@pytest.mark.parametrize("factor", [0.88, 1.12])
+def test_formant_shift_moves_the_formants_and_keeps_the_pitch(sample_rate: int, factor: float) -> None:
+    vowel = _vowel(sample_rate)
+    out = formant_shift(vowel, sample_rate, factor)
+    assert out.shape == vowel.shape
+    assert out.dtype == np.float32
+    before, after = _centroid(vowel, sample_rate, 1800, 3400), _centroid(out, sample_rate, 1800, 3400)
+    assert after / before == pytest.approx(factor, abs=0.5 * abs(factor - 1))  # the second formant moves the right way, at least half as far
+    period = round(sample_rate / 125)
+
+    def pitch_period(x: np.ndarray) -> int:
+        ac = np.correlate(x[:4000], x[:4000], "full")[3999:]
+        return int(np.argmax(ac[period // 2 : 2 * period])) + period // 2
+
+    assert abs(pitch_period(out) - pitch_period(vowel)) <= 1  # the harmonics stay: same pitch
+
+
+def test_formant_shift_by_one_is_the_identity_and_bad_factors_are_named() -> None:
+    speech = speech_like(0.5, 16000)
+    np.testing.assert_array_equal(formant_shift(speech, 16000, 1.0), speech)
+    for bad in (0.0, 3.0, float("nan")):
+        with pytest.raises(ValueError, match="formant factor"):
+            formant_shift(speech, 16000, bad)

@@ -256,3 +256,19 @@ def test_no_module_imports_the_cli() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert "vqdsp.cli" not in names, f"{path.relative_to(package)} imports vqdsp.cli"
+
+
+def test_every_denoise_option_with_a_default_shows_it(capsys: pytest.CaptureFixture) -> None:
+    parser = build_parser()
+    denoise = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["denoise"]
+    formatter = cli.HelpFormatter("vqdsp denoise")
+    for action in denoise._actions:
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            assert "(default: " in formatter._get_help_string(action), action.option_strings
+
+
+def test_the_readme_lists_the_inputs_the_help_lists() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"Inputs: {cli.READABLE}" in " ".join(readme.split())
+    assert str(cli.EXAMPLE.relative_to(Path(vqdsp.__file__).parents[1])) in readme
+    assert cli.EXAMPLE.is_file()

@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 
 from vqdsp.model.config import StftConfig
-from vqdsp.training.data import NoiseMix, NoisySpeech, load_corpus
+from vqdsp.training.data import NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus
 from vqdsp.training.noise import rms
 
 from utils import speech_like
@@ -72,3 +72,15 @@ def test_batches_are_model_sized_waveforms(corpus_dir: Path) -> None:
     noisy, clean = source.waveforms(3, np.random.default_rng(0))
     assert noisy.shape == clean.shape == (3, 8000)
     assert noisy.dtype == clean.dtype == torch.float32
+
+
+def test_formant_warping_changes_the_speech_and_stays_off_by_default(corpus_dir: Path) -> None:
+    corpus = load_corpus([corpus_dir], 8000, validation_speakers=["bob"])
+    mix = NoiseMix(types=("white",), snr_db=(5.0, 5.0), gain_db=(0.0, 0.0))
+    plain = NoisySpeech(corpus.train, mix, augment=SpeechAugmentation(speed=1.0))
+    warped = NoisySpeech(corpus.train, mix, augment=SpeechAugmentation(speed=1.0, formant=1.0))
+    a, b = plain.pair(np.random.default_rng(3))[1], warped.pair(np.random.default_rng(3))[1]
+    assert a.shape == b.shape == (8000,)
+    assert not np.allclose(a, b, atol=1e-3)
+    assert SpeechAugmentation.robust().formant == 0.0  # the shipped models' recipe, unchanged
+    assert SpeechAugmentation.voices().formant == 0.5

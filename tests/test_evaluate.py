@@ -149,8 +149,10 @@ def test_recorded_noise_needs_its_recordings(clean_dir: Path, tmp_path: Path) ->
 def test_cli_bad_inputs(clean_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out"
     base = ["eval", str(clean_dir), "-o", str(out), "--systems", "noisy", "--noise", "white", "--snr-db", "5", "-q"]
-    assert main(["eval", str(clean_dir), "-o", str(out), "--systems", "noisy", "-q"]) == 1
-    assert "babble noise needs" in capsys.readouterr().err
+    single = tmp_path / "single"
+    _write(single, "one.wav", speech_like(1.5, 8000))
+    assert main(["eval", str(single), "-o", str(out), "--systems", "noisy", "-q"]) == 1
+    assert "pass --babble-dir DIR" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nowhere"), "-o", str(out), "-q"]) == 1
     assert "no such file or folder" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
@@ -299,3 +301,27 @@ def test_files_too_short_to_score_are_skipped_with_a_note(clean_dir: Path, tmp_p
     _write(clean_dir / "spk", "tiny.wav", speech_like(0.012, 8000))
     assert main(["eval", str(clean_dir), "-o", str(tmp_path / "out"), "--systems", "noisy", "--noise", "white", "--snr-db", "5", "-q"]) == 0
     assert "tiny.wav: 12 ms, shorter than the 0.05 s the scores need" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_the_defaults_run_on_a_folder_of_clean_speech(tmp_path: Path) -> None:
+    """``vqdsp eval DIR -o OUT`` with no other flag: babble comes from the set's other speakers."""
+    clean = tmp_path / "clean"
+    for speaker in ("a", "b"):
+        for seed in range(2):
+            _write(clean / speaker, f"{speaker}{seed}.wav", speech_like(1.5, 8000, seed + (10 if speaker == "b" else 0)))
+    out = tmp_path / "out"
+    assert main(["eval", str(clean), "-o", str(out), "--systems", "noisy", "-q"]) == 0
+    md = (out / "summary.md").read_text()
+    assert "| babble |" in md
+    assert "talkers drawn from the clean set itself" in md
+    rows = _rows(out / "per_file.csv")
+    assert {r["noise"] for r in rows} == {"white", "pink", "babble"}
+    assert all(r["pesq"] not in ("", "nan") for r in rows if r["noise"] == "babble")
+
+
+def test_own_babble_is_of_other_speakers_where_there_are_folders(tmp_path: Path) -> None:
+    from vqdsp.evaluation.evaluate import _other_talkers
+
+    own = {Path("a/1.wav"): np.zeros(1), Path("a/2.wav"): np.ones(1), Path("b/1.wav"): np.full(1, 2.0)}
+    assert [float(t[0]) for t in _other_talkers(own, Path("a/1.wav"))] == [2.0]
+    assert [float(t[0]) for t in _other_talkers({k: v for k, v in own.items() if k.parent.name == "a"}, Path("a/1.wav"))] == [1.0]

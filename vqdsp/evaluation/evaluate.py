@@ -140,6 +140,32 @@ def load_talkers(dirs: Sequence[str | os.PathLike], sample_rate: int, max_files:
     return [read_mono(f, sample_rate) for f in select_files(files, max_files)]
 
 
+OWN_BABBLE_NOTE = (
+    "babble: talkers drawn from the clean set itself (no --babble-dir given): for each file, other folders' files "
+    "(other speakers, where the set has a folder per speaker), else its other files"
+)
+
+
+def _own_talkers(files: Sequence[Path], sample_rate: int) -> dict[Path, np.ndarray]:
+    """Babble speech from the clean files themselves: up to :data:`MAX_TALKER_FILES` of them, by path."""
+    if len(files) < 2:
+        raise ValueError("babble noise needs speech of other talkers and the clean set has one file: pass --babble-dir DIR "
+                         "(Python: babble_dirs=), or choose other noise with --noise")
+    own = {}
+    for f in select_files(list(files), MAX_TALKER_FILES):
+        try:
+            own[f] = read_mono(f, sample_rate)
+        except ValueError:  # an unreadable file is skipped (and noted) where it is scored
+            continue
+    return own
+
+
+def _other_talkers(own: dict[Path, np.ndarray], path: Path) -> list[np.ndarray]:
+    """The talkers of ``own`` from other folders than ``path``'s (other speakers), else its other files."""
+    others = [audio for f, audio in own.items() if f.parent != path.parent]
+    return others or [audio for f, audio in own.items() if f != path]
+
+
 def channel_sos(sample_rate: int) -> np.ndarray:
     """The ``channel`` condition's fixed microphone tilt and 300-3400 Hz band limit, as sos ``[sections, 6]``."""
     return np.concatenate([
@@ -225,7 +251,8 @@ def evaluate(
         systems: denoisers ``(audio [samples] float32, sample_rate) -> audio``; see :mod:`vqdsp.evaluation.systems`.
         noisy: folder of noisy recordings paired with ``clean`` by relative path or file name.
         recipe: synthetic noise instead (the default recipe when neither is given).
-        babble_dirs: speech of other talkers for ``babble`` noise.
+        babble_dirs: speech of other talkers for ``babble`` noise (none: the clean set's own other
+            files, see :data:`OWN_BABBLE_NOTE`).
         music_dirs: folders or files of music for ``music`` noise (tracks never used in training).
         noise_dirs: folders or files of noise recordings for ``recorded`` noise (never used in training).
         sample_rate: rate everything is read, denoised and scored at, in Hz.
@@ -244,24 +271,27 @@ def evaluate(
     if not systems:
         raise ValueError("no systems to evaluate")
     if (out_dir / "summary.md").exists() and not overwrite:
-        raise FileExistsError(f"{out_dir} already holds an evaluation; pass overwrite=True (--force) to replace it")
+        raise FileExistsError(f"{out_dir} already holds an evaluation; pass --force (Python: overwrite=True) to replace it")
     pairs = _clean_files(clean)
     recipe = recipe or (NoiseRecipe() if noisy is None else None)
     conditions = recipe.conditions() if recipe else [("paired", math.nan)]
     talkers: list[np.ndarray] = []
+    own_talkers: dict[Path, np.ndarray] = {}  # babble from the clean set itself, when no babble_dirs
     if recipe and "babble" in recipe.types:
-        if not babble_dirs:
-            raise ValueError("babble noise needs speech from other talkers: pass babble_dirs (--babble-dir)")
-        talkers = load_talkers(babble_dirs, sample_rate)
+        if babble_dirs:
+            talkers = load_talkers(babble_dirs, sample_rate)
+        else:
+            own_talkers = _own_talkers([f for _, f in pairs], sample_rate)
+            notes = [*notes, OWN_BABBLE_NOTE]
     music: list[np.ndarray] = []
     if recipe and "music" in recipe.types:
         if not music_dirs:
-            raise ValueError("music noise needs music recordings: pass music_dirs (--music-dir), tracks never used in training")
+            raise ValueError("music noise needs music recordings: pass --music-dir DIR (Python: music_dirs=), tracks never used in training")
         music = load_talkers(music_dirs, sample_rate)
     recordings: list[np.ndarray] = []
     if recipe and "recorded" in recipe.types:
         if not noise_dirs:
-            raise ValueError("recorded noise needs noise recordings: pass noise_dirs (--noise-dir), recordings never used in training")
+            raise ValueError("recorded noise needs noise recordings: pass --noise-dir DIR (Python: noise_dirs=), recordings never used in training")
         recordings = load_talkers(noise_dirs, sample_rate)
     index = {f: i for i, (_, f) in enumerate(pairs)}
     chosen = select_files([f for _, f in pairs], limit)
@@ -300,8 +330,9 @@ def evaluate(
                     assert recipe is not None  # no paired noisy files: a recipe (the default one at least)
                     rng = np.random.default_rng([recipe.seed, index[path], c])
                     room_rng = np.random.default_rng([ROOM_STREAM, recipe.seed, index[path], c])
+                    voices = talkers or _other_talkers(own_talkers, path)
                     try:
-                        ref, mixture = make_condition(kind, clean_audio, snr, rng, sample_rate, room_rng=room_rng, talkers=talkers, music=music, recordings=recordings)
+                        ref, mixture = make_condition(kind, clean_audio, snr, rng, sample_rate, room_rng=room_rng, talkers=voices, music=music, recordings=recordings)
                     except ValueError as err:
                         notes.append(f"skipped {path} at {kind} {snr:g} dB: {err}")
                         continue

@@ -7,11 +7,12 @@ absolute and relative gates). True peak is the 4x oversampled peak of BS.1770-4 
 computed with ``scipy.signal.resample_poly`` on overlapping chunks, so it equals the whole
 signal's oversampled peak.
 
-Normalisation is gain only: the gain that brings the integrated loudness to the target, lowered
-where needed so that the true peak stays under the ceiling, and never above a gain ceiling (a
-mostly-noise file, once denoised, would otherwise be raised 30 dB and its residual noise with it).
-When either bound sets the gain the output is quieter than the target, and :class:`Normalisation`
-says which. Nothing is limited or compressed here.
+Normalisation is a gain: the one that brings the integrated loudness to the target, never above a
+gain ceiling (a mostly-noise file, once denoised, would otherwise be raised 30 dB and its residual
+noise with it). With a limiter (:mod:`vqdsp.mastering.limiter`) the peaks that gain lifts over
+the true-peak ceiling are limited; without one (gain only) the gain is lowered until the true
+peak fits. When a bound sets the gain the output is quieter than the target, and
+:class:`Normalisation` says which.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.signal
@@ -27,6 +29,9 @@ import soundfile as sf
 from pyloudnorm.iirfilter import IIRfilter
 
 from vqdsp.atomic import atomic_write
+
+if TYPE_CHECKING:
+    from vqdsp.mastering.limiter import TruePeakLimiter
 
 BLOCK_S = 0.4  # gating block (BS.1770-4)
 STEPS_PER_BLOCK = 4  # 75 % overlap: blocks start every 100 ms
@@ -206,20 +211,25 @@ class Normalisation:
 
 
 def normalisation_gain(
-    measured: Loudness, target_lufs: float | None, ceiling_dbtp: float | None, max_gain_db: float | None = None
+    measured: Loudness,
+    target_lufs: float | None,
+    ceiling_dbtp: float | None,
+    max_gain_db: float | None = None,
+    limiter: bool = False,
 ) -> Normalisation:
     """Gain that brings ``measured`` to ``target_lufs`` with its true peak at most ``ceiling_dbtp``
     and the gain at most ``max_gain_db`` (dB).
 
     Any of the three may be None (not asked for). Silence, or audio too short to gate, gets no
     loudness gain; it is still lowered if its peak is over the ceiling. When both ceilings bind,
-    the lower one wins and is the one reported.
+    the lower one wins and is the one reported. With ``limiter`` the true peak does not lower the
+    gain: a limiter after the gain keeps the peaks under the ceiling.
     """
     gain = 0.0
     if target_lufs is not None and math.isfinite(measured.integrated_lufs):
         gain = target_lufs - measured.integrated_lufs
     headroom = math.inf
-    if ceiling_dbtp is not None and math.isfinite(measured.true_peak_dbtp):
+    if ceiling_dbtp is not None and math.isfinite(measured.true_peak_dbtp) and not limiter:
         headroom = ceiling_dbtp - measured.true_peak_dbtp
     limit = math.inf if max_gain_db is None else max_gain_db
     if headroom < gain and headroom <= limit:
@@ -235,8 +245,10 @@ def apply_gain_file(
     gain_db: float,
     subtype: str | None,
     chunk_seconds: float = 10.0,
+    limiter: TruePeakLimiter | None = None,
 ) -> None:
-    """Stream ``source`` times ``gain_db`` into ``target`` (atomically), in ``subtype`` where the format allows it.
+    """Stream ``source`` times ``gain_db`` (then through ``limiter``, when given) into ``target``
+    (atomically), in ``subtype`` where the format allows it.
 
     Integer subtypes are clipped to [-1, 1] rather than left to wrap.
     """
@@ -252,10 +264,16 @@ def apply_gain_file(
 
         def write(tmp: Path) -> None:
             with sf.SoundFile(tmp, "w", info.sample_rate, info.channels, out_subtype, format=fmt) as out:
-                while (block := read(chunk)).shape[1]:
-                    block = block * np.float32(scale)
+                def put(block: np.ndarray) -> None:
                     if clip:
                         np.clip(block, -1.0, 1.0, out=block)
-                    out.write(np.ascontiguousarray(block.T))
+                    if block.shape[1]:
+                        out.write(np.ascontiguousarray(block.T))
+
+                while (block := read(chunk)).shape[1]:
+                    block = block * np.float32(scale)
+                    put(limiter.process(block) if limiter is not None else block)
+                if limiter is not None:
+                    put(limiter.flush())
 
         atomic_write(target, write)

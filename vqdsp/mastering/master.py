@@ -2,9 +2,10 @@
 
 Each file goes: input measured (an unreadable file fails here, before anything is written) ->
 streamed through the preset's chain into a hidden 32-bit float temporary file beside the
-output -> that file measured (BS.1770 loudness, 4x true peak) -> streamed again with the one
-gain that reaches the loudness target under the true-peak ceiling, into the output, written to
-a temporary file and renamed into place -> the output measured for the report. Memory is
+output -> that file measured (BS.1770 loudness, 4x true peak) -> streamed again with the gain
+that reaches the loudness target, through the true-peak limiter where a peak would pass the
+ceiling (:func:`level_file`), into the output, written to a temporary file and renamed into
+place -> the output measured for the report. Memory is
 bounded by the chunk size at every step; inputs are only ever read.
 
 An existing output counts as done (skipped unless ``overwrite``), so a re-run after an
@@ -20,6 +21,7 @@ import csv
 import glob
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -28,6 +30,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from vqdsp.mastering import records
+from vqdsp.mastering.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from vqdsp.mastering.presets import Preset
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
@@ -66,6 +69,9 @@ class FileReport:
     gain_db: float | None = None
     peak_limited: bool | None = None
     gain_limited: bool | None = None  # the preset's max_gain_db, not the loudness target, set the gain
+    held_back_lu: float | None = None  # how far under the target the gain (or, gain only, the peak) ceiling left the file
+    limiter_max_reduction_db: float | None = None  # the true-peak limiter's largest gain reduction (None: no limiter)
+    limited_percent: float | None = None  # share of the file the limiter turned down by over 0.1 dB
     seconds: float | None = None
 
 
@@ -74,8 +80,10 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
     """Jobs for files, folders (searched recursively) and glob patterns, mirroring folders under ``output_dir``.
 
     A file given directly lands at ``output_dir/<name>``; a file found in folder ``D`` at
-    ``output_dir/<its path under D>``. Hidden files, and ``output_dir`` where it lies inside
-    ``D``, are left out. Glob patterns (``**``: any folders below) follow no symlinked folder, so a
+    ``output_dir/<its path under D>``; a file a glob pattern matches (or finds in a folder it
+    matches) at ``output_dir/<its path under the pattern's fixed folders>``: ``rec/**/*.flac`` puts
+    ``rec/sub/b.flac`` at ``output_dir/sub/b.flac``, as the folder ``rec`` would. Hidden files, and
+    ``output_dir`` where it lies inside ``D``, are left out. Glob patterns (``**``: any folders below) follow no symlinked folder, so a
     symlink loop cannot hang the search. Raises ``FileNotFoundError`` for an input that matches nothing,
     ``ValueError`` when two inputs would write the same output or an output would replace an input, and
     :class:`~vqdsp.mastering.records.OutputError` (a ValueError) when ``output_dir`` cannot be written.
@@ -84,17 +92,22 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
     out = Path(output_dir).resolve()
     jobs: dict[Path, Job] = {}
     for pattern in inputs:
-        matches = [pattern] if Path(pattern).exists() else _glob(pattern)
+        given = Path(pattern).exists()
+        base, matches = (None, [pattern]) if given else _glob(pattern)
         if not matches:
             raise FileNotFoundError(f"no such file, folder or match: {pattern}")
         for match in map(Path, matches):
-            found = [(f, f.relative_to(match)) for f in sorted(match.rglob("*"))] if match.is_dir() else [(match, Path(match.name))]
-            if match.is_file() and match.suffix.lower() not in AUDIO_SUFFIXES and Path(pattern).exists():
+            under = match.relative_to(base) if base is not None else Path()  # where a glob match sits under its fixed folders
+            if match.is_dir():
+                found = [(f, under / f.relative_to(match)) for f in sorted(match.rglob("*"))]
+            else:
+                found = [(match, under if base is not None else Path(match.name))]
+            if match.is_file() and match.suffix.lower() not in AUDIO_SUFFIXES and given:
                 raise ValueError(f"{match} is not a file vqdsp master reads; use {', '.join(sorted(AUDIO_SUFFIXES))}")
             # An output folder inside an input folder holds earlier results, not inputs.
             skip = out if match.is_dir() and out != match.resolve() and out.is_relative_to(match.resolve()) else None
             for source, relative in found:
-                if not _is_audio(source, skip) or (match.is_dir() and _hidden(relative)):
+                if not _is_audio(source, skip) or (match.is_dir() and _hidden(relative.relative_to(under))):
                     continue
                 suffix, forced = LOSSLESS_FOR.get(source.suffix.lower(), (source.suffix, None))
                 target = out / relative.with_suffix(suffix)
@@ -102,7 +115,7 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | os.PathLike, subtype: str
                     raise ValueError(f"{source} would be written over itself; choose an output folder outside the inputs")
                 if target in jobs and Path(jobs[target].source).resolve() != source.resolve():
                     raise ValueError(f"{jobs[target].source} and {source} would both be written to {target}; master them separately")
-                jobs[target] = Job(str(source), str(target), subtype or forced)
+                jobs[target] = Job(os.path.abspath(source), str(target), subtype or forced)  # the report: absolute paths, both
     return list(jobs.values())
 
 
@@ -116,24 +129,25 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def _glob(pattern: str) -> list[str]:
-    """Matches of ``pattern`` like ``glob.glob(pattern, recursive=True)`` (hidden names left out), but
-    with pathlib's walk, which does not descend into symlinked folders: a link loop (``d/self -> .``)
-    is visited once instead of until the path length runs out."""
+def _glob(pattern: str) -> tuple[Path, list[str]]:
+    """The fixed folders ahead of ``pattern``'s first wildcard, and its matches, like
+    ``glob.glob(pattern, recursive=True)`` (hidden names left out), but with pathlib's walk, which
+    does not descend into symlinked folders: a link loop (``d/self -> .``) is visited once instead
+    of until the path length runs out."""
     parts = Path(pattern).parts
     first = next((i for i, part in enumerate(parts) if glob.has_magic(part)), None)
     if first is None:
-        return []
+        return Path("."), []
     base = Path(*parts[:first]) if first else Path(".")
     found = (p for p in base.glob(str(Path(*parts[first:]))) if not _hidden(p.relative_to(base)))
-    return sorted(str(p) for p in found)
+    return base, sorted(str(p) for p in found)
 
 
 # -- one file ------------------------------------------------------------------------------------
 def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_seconds: float = 10.0) -> FileReport:
     """Master one file with ``board`` (the preset's built chain); never raises for a bad input, reports it."""
     from vqdsp.audio.files import process_file
-    from vqdsp.mastering.loudness import apply_gain_file, measure_file, normalisation_gain
+    from vqdsp.mastering.loudness import measure_file
 
     start = time.perf_counter()
     source, target = Path(job.source), Path(job.target)
@@ -154,15 +168,12 @@ def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_
         with open_audio(source) as (info, _):
             subtype = job.subtype or info.subtype
         process_file(board, source, processed, overwrite=True, subtype="FLOAT", chunk_seconds=chunk_seconds)
-        norm = normalisation_gain(
-            measure_file(processed, chunk_seconds), preset.target_lufs, preset.true_peak_dbtp, preset.max_gain_db
-        )
-        report.gain_db, report.peak_limited, report.gain_limited = norm.gain_db, norm.peak_limited, norm.gain_limited
-        apply_gain_file(processed, staged, norm.gain_db, subtype, chunk_seconds)
-        result = measure_file(staged, chunk_seconds)
+        result = level_file(processed, staged, preset, subtype, report, chunk_seconds)
         report.output_lufs, report.output_true_peak_dbtp, report.output_sample_peak_dbfs = (
             result.integrated_lufs, result.true_peak_dbtp, result.sample_peak_dbfs
         )
+        if (report.gain_limited or report.peak_limited) and preset.target_lufs is not None and math.isfinite(result.integrated_lufs):
+            report.held_back_lu = preset.target_lufs - result.integrated_lufs
         report.seconds = time.perf_counter() - start
         if job.record:  # the record first: a kill between the two leaves no output, so a rerun redoes the file
             records.write_record(job.record, asdict(report))
@@ -180,6 +191,51 @@ def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_
         processed.unlink(missing_ok=True)
         staged.unlink(missing_ok=True)
     return report
+
+
+LEVEL_TOLERANCE_LU = 0.1  # how close to the target a limited file is brought
+LEVEL_PASSES = 4  # gain passes at most: the first, then corrections for what the limiter took
+
+
+def level_file(processed: Path, staged: Path, preset: Preset, subtype: str | None, report: FileReport, chunk_seconds: float):
+    """Write ``processed`` at the preset's loudness into ``staged``; returns the output's measurement.
+
+    Without a limiter (or when no peak would pass the ceiling) this is one gain pass. With one, the
+    limiter takes a little loudness from the peaks it lowers, so the gain is raised by what is
+    missing and the pass rerun (at most :data:`LEVEL_PASSES`, never over ``max_gain_db``), until
+    the output is within :data:`LEVEL_TOLERANCE_LU` of the target. A limited output whose true
+    peak still ends up over the ceiling (a rounding case) is turned down by the excess.
+    """
+    from vqdsp.audio.files import open_audio
+    from vqdsp.mastering.limiter import TruePeakLimiter
+    from vqdsp.mastering.loudness import apply_gain_file, measure_file, normalisation_gain
+
+    with open_audio(processed) as (info, _):
+        rate, channels = info.sample_rate, info.channels
+    measured = measure_file(processed, chunk_seconds)
+    ceiling, target = preset.true_peak_dbtp, preset.target_lufs
+    limit = preset.limiter and ceiling is not None
+    norm = normalisation_gain(measured, target, ceiling, preset.max_gain_db, limiter=limit)
+    report.gain_db, report.peak_limited, report.gain_limited = norm.gain_db, norm.peak_limited, norm.gain_limited
+    gain, max_gain = norm.gain_db, math.inf if preset.max_gain_db is None else preset.max_gain_db
+    if ceiling is None or not limit or measured.true_peak_dbtp + gain <= ceiling - LIMITER_MARGIN_DB:
+        apply_gain_file(processed, staged, gain, subtype, chunk_seconds)  # nothing to limit: gain only
+        report.limiter_max_reduction_db = report.limited_percent = 0.0 if limit else None
+        return measure_file(staged, chunk_seconds)
+    for _ in range(LEVEL_PASSES):
+        limiter = TruePeakLimiter(rate, channels, ceiling, release_ms=preset.limiter_release_ms)
+        apply_gain_file(processed, staged, gain, subtype, chunk_seconds, limiter=limiter)
+        result = measure_file(staged, chunk_seconds)
+        report.gain_db, report.gain_limited = gain, gain >= max_gain
+        report.limiter_max_reduction_db, report.limited_percent = limiter.max_reduction_db, 100.0 * limiter.limited_fraction
+        if result.true_peak_dbtp > ceiling:
+            gain -= result.true_peak_dbtp - ceiling
+            continue
+        short = target - result.integrated_lufs if target is not None and math.isfinite(result.integrated_lufs) else 0.0
+        if short <= LEVEL_TOLERANCE_LU or gain >= max_gain:
+            break
+        gain = min(gain + short, max_gain)
+    return result
 
 
 # -- backends --------------------------------------------------------------------------------------
@@ -332,6 +388,8 @@ def master(
             bar.update()
             if report.status == "failed":
                 bar.write(f"vqdsp: failed: {report.input}: {report.error}", file=sys.stderr)
+            elif (note := held_back_note(report, preset)) is not None:
+                bar.write(f"vqdsp: {report.input}: {note}", file=sys.stderr)
     finally:
         bar.close()
         reports = merge_records(reports, output_dir)
@@ -341,6 +399,17 @@ def master(
             problem = records.folder_problem(Path(output_dir), err) or f"cannot write the report into {output_dir}: {err}"
             raise records.OutputError(f"{problem}; the outputs and per-file records are in place") from err
     return reports
+
+
+def held_back_note(report: FileReport, preset: Preset) -> str | None:
+    """Why a mastered file ended under the loudness target, or None when it reached it."""
+    if report.held_back_lu is None or report.held_back_lu <= LEVEL_TOLERANCE_LU:
+        return None
+    if report.gain_limited:
+        why = f"the gain ceiling (max_gain_db = {preset.max_gain_db:g}) held it back; mostly noise or very quiet?"
+    else:
+        why = f"the true-peak ceiling held it back (gain only: set limiter = true in the preset to reach {preset.target_lufs:g} LUFS)"
+    return f"{report.held_back_lu:.1f} LU under the target: {why}"
 
 
 def merge_records(reports: Sequence[FileReport], output_dir: str | os.PathLike) -> list[FileReport]:
@@ -371,7 +440,7 @@ def write_report(reports: Sequence[FileReport], preset: Preset, output_dir: str 
     audio = sum(r.duration_s or 0.0 for r in reports if r.status == "done")
     doc = {
         "preset": preset.name, "target_lufs": preset.target_lufs, "true_peak_dbtp": preset.true_peak_dbtp,
-        "max_gain_db": preset.max_gain_db,
+        "max_gain_db": preset.max_gain_db, "limiter": preset.limiter, "limiter_release_ms": preset.limiter_release_ms,
         "summary": {**summary, "seconds": seconds, "audio_seconds": audio}, "files": rows,
     }
     records.write_text(out / f"{REPORT_NAME}.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")

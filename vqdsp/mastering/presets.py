@@ -7,7 +7,9 @@ A preset file looks like the built-in ``speech`` preset (``vqdsp master --show-p
     [loudness]
     target_lufs = -16.0     # integrated loudness, ITU-R BS.1770 (omit: no loudness normalisation)
     true_peak_dbtp = -1.0   # true-peak ceiling (omit: none)
-    max_gain_db = 20.0      # gain ceiling (omit: none)
+    max_gain_db = 30.0      # gain ceiling (omit: none)
+    limiter = true          # true-peak limiter after the gain (false: gain only, lowered to fit the ceiling)
+    limiter_release_ms = 150.0
 
     [[effects]]
     name = "VQDenoise"      # vqdsp's denoiser, or any pedalboard plugin class by name
@@ -37,6 +39,7 @@ import pedalboard
 
 from vqdsp.audio.chain import Pedalboard
 from vqdsp.checks import BadValue, real
+from vqdsp.mastering.limiter import RELEASE_MS
 
 BUILTIN: dict[str, str] = {
     "speech": """\
@@ -46,7 +49,8 @@ name = "speech"
 [loudness]
 target_lufs = -16.0
 true_peak_dbtp = -1.0
-max_gain_db = 20.0   # a mostly-noise file is not raised 30 dB (its residual noise with it)
+max_gain_db = 30.0   # = the denoiser's attenuation limit: residual noise never ends louder than it came in
+limiter = true       # peaks the gain lifts over -1 dBTP are limited, so -16 LUFS is reached
 
 [[effects]]
 name = "VQDenoise"
@@ -130,6 +134,9 @@ class Preset:
         target_lufs: integrated loudness to normalise to, in LUFS; None: no normalisation.
         true_peak_dbtp: true-peak ceiling in dBTP; None: none.
         max_gain_db: largest gain the normalisation may apply, in dB; None: none.
+        limiter: limit the true peaks the gain lifts over ``true_peak_dbtp`` (look-ahead true-peak
+            limiter, :mod:`vqdsp.mastering.limiter`); False: gain only, lowered until the peak fits.
+        limiter_release_ms: the limiter's release time constant.
     """
 
     name: str
@@ -137,6 +144,8 @@ class Preset:
     target_lufs: float | None = None
     true_peak_dbtp: float | None = None
     max_gain_db: float | None = None
+    limiter: bool = True
+    limiter_release_ms: float = RELEASE_MS
 
     def build(self) -> Pedalboard:
         """A fresh chain of the preset's effects (loads the model for ``VQDenoise``)."""
@@ -169,15 +178,19 @@ def parse_preset(text: str, default_name: str, base_dir: Path | None = None, sou
     loudness = doc.get("loudness", {})
     if not isinstance(loudness, dict):
         raise PresetError(f"{source}: [loudness] must be a table with target_lufs, true_peak_dbtp and max_gain_db")
-    _check_keys(loudness, {"target_lufs", "true_peak_dbtp", "max_gain_db"}, f"{source} [loudness]")
+    _check_keys(loudness, {"target_lufs", "true_peak_dbtp", "max_gain_db", "limiter", "limiter_release_ms"}, f"{source} [loudness]")
     target = _number(loudness.get("target_lufs"), f"{source} [loudness] target_lufs", *LUFS_RANGE)
     ceiling = _number(loudness.get("true_peak_dbtp"), f"{source} [loudness] true_peak_dbtp", *TRUE_PEAK_RANGE)
     max_gain = _number(loudness.get("max_gain_db"), f"{source} [loudness] max_gain_db", *MAX_GAIN_RANGE)
+    limiter = loudness.get("limiter", True)
+    if not isinstance(limiter, bool):
+        raise PresetError(f"{source} [loudness] limiter must be true or false, got {limiter!r}")
+    release = _number(loudness.get("limiter_release_ms", RELEASE_MS), f"{source} [loudness] limiter_release_ms", 1.0, 5000.0)
     effects = doc.get("effects", [])
     if not isinstance(effects, list) or not all(isinstance(e, dict) for e in effects):
         raise PresetError(f"{source}: effects are written as [[effects]] tables, each with a name")
     specs = tuple(_effect_spec(table, i, source, base_dir) for i, table in enumerate(effects))
-    return Preset(str(doc.get("name", default_name)), specs, target, ceiling, max_gain)
+    return Preset(str(doc.get("name", default_name)), specs, target, ceiling, max_gain, limiter, float(release or RELEASE_MS))
 
 
 def _check_keys(table: dict, allowed: set[str], where: str) -> None:

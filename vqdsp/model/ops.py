@@ -7,6 +7,7 @@ built with a CUDA compiler; without it the op computes its ``reference_*`` twin 
 (:class:`ReferenceFallbackWarning`). The public functions take float16, bfloat16, float32 and float64
 (one dtype per call): :func:`nearest_code` searches in float32 and returns codes in the codebook's
 dtype; the SE ops run the reference for dtypes other than float32 (with the same one-time warning).
+Under ``torch.onnx.export`` they trace their references, silently (:func:`exporting`; see :mod:`vqdsp.model.export`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "ExcitedNearestCode",
     "NearestCode",
     "ReferenceFallbackWarning",
+    "exporting",
     "nearest_code",
     "reference_nearest_code",
     "reference_se_excite",
@@ -144,6 +146,16 @@ def _gate(mean: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> Tenso
 # ---- public functions -------------------------------------------------------------------------
 
 
+def exporting() -> bool:
+    """True during ``torch.onnx.export``: the public functions then trace their references, so the
+    graph holds standard ONNX ops only (no custom op a runtime would need a plugin for).
+
+    ``torch.onnx`` is not imported here: until something has imported it, no export can be running.
+    """
+    exporter = sys.modules.get("torch.onnx")
+    return exporter is not None and exporter.is_in_onnx_export()
+
+
 def nearest_code(z: Tensor, codebook: Tensor) -> NearestCode:
     """Nearest code of each row of ``z [N, D]`` among ``codebook [K, D]``, computed in fp32.
 
@@ -152,6 +164,8 @@ def nearest_code(z: Tensor, codebook: Tensor) -> NearestCode:
     """
     _check_dtypes("nearest_code", z=z, codebook=codebook)
     _check_search(z, codebook, "z")
+    if exporting():
+        return reference_nearest_code(z, codebook)
     quantized, indices, distances = torch.ops.vqdsp.nearest_code(z.float(), codebook.float())
     return NearestCode(indices, quantized.to(codebook.dtype), distances)
 
@@ -160,6 +174,8 @@ def se_excite(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> Tens
     """Squeeze-and-Excitation of ``x [B, C, H, W]`` with weights ``W1 [C/r, C]``, ``b1``, ``W2 [C, C/r]``, ``b2``."""
     _check_dtypes("se_excite", x=x, w1=w1, b1=b1, w2=w2, b2=b2)
     _check_se(x, w1, b1, w2, b2, "x")
+    if exporting():
+        return reference_se_excite(x, w1, b1, w2, b2)
     if x.dtype != torch.float32:
         _warn_fallback(f"se_excite has no kernel for {x.dtype} (call .float() for the kernel)")
         return reference_se_excite(x, w1, b1, w2, b2)
@@ -177,6 +193,8 @@ def se_nearest_code(y: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, c
     _check_dtypes("se_nearest_code", y=y, w1=w1, b1=b1, w2=w2, b2=b2, codebook=codebook)
     _check_se(y, w1, b1, w2, b2, "y")
     _check_codebook(codebook, y.shape[1], y.device, "y")
+    if exporting():
+        return reference_se_nearest_code(y, w1, b1, w2, b2, codebook)
     if y.dtype != torch.float32:
         _warn_fallback(f"se_nearest_code has no kernel for {y.dtype} (call .float() for the kernel)")
         return reference_se_nearest_code(y, w1, b1, w2, b2, codebook)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +117,9 @@ class SpeechAugmentation:
         eq: probability of a random microphone colouration (applied to speech and noise alike).
         band_limit: probability of a random band limit (speech and noise alike).
         codec: probability of a phone codec round trip (GSM 6.10 or G.711) of the noisy and the clean signal.
+        formant: probability of vocal-tract length warping (formants scaled, pitch kept; see
+            :func:`vqdsp.training.augment.formant_shift`), factor in ``formant_range``.
+        formant_range: formant scale factors.
     """
 
     speed: float = 0.0
@@ -126,11 +129,18 @@ class SpeechAugmentation:
     eq: float = 0.0
     band_limit: float = 0.0
     codec: float = 0.0
+    formant: float = 0.0
+    formant_range: tuple[float, float] = (0.88, 1.14)
 
     @classmethod
     def robust(cls) -> SpeechAugmentation:
         """The recipe of the shipped ``fast`` model."""
         return cls(speed=0.5, reverb=0.3, eq=0.5, band_limit=0.3, codec=0.2)
+
+    @classmethod
+    def voices(cls) -> SpeechAugmentation:
+        """:meth:`robust` with vocal-tract length warping in half the segments: for corpora of few voices."""
+        return replace(cls.robust(), formant=0.5)
 
 
 class NoisySpeech:
@@ -180,13 +190,15 @@ class NoisySpeech:
     def _speech(self, rng: np.random.Generator) -> np.ndarray:
         """A clean segment after speed perturbation and room (its room onset falls before the segment)."""
         aug, n, rate = self.augment, self.stft.segment_samples, self.stft.sample_rate
-        if not (aug.speed or aug.reverb):
+        if not (aug.speed or aug.reverb or aug.formant):
             return self.clean_segment(rng)
         preroll = rate // 4
         factor = rng.uniform(*aug.speed_range) if rng.random() < aug.speed else 1.0
         speech = self.clean_segment(rng, int(np.ceil((n + preroll) * factor)) + 1)
         if factor != 1.0:
             speech = augment.speed(speech, factor)
+        if aug.formant and rng.random() < aug.formant:  # no draw when off: earlier runs resume on the same stream
+            speech = augment.formant_shift(speech, rate, rng.uniform(*aug.formant_range))
         if rng.random() < aug.reverb:
             speech = augment.reverberate(speech, augment.synthetic_rir(rng.uniform(*aug.rt60_s), rate, rng))
         speech = speech[preroll : preroll + n]
