@@ -22,6 +22,7 @@ import soundfile as sf
 
 from vqdsp.atomic import atomic_write
 from vqdsp.audio.framing import flush_padding
+from vqdsp.audio.layout import GUESS_FROM_SAMPLES
 from vqdsp.audio.stft import check_audio, resample
 
 CHUNK_SECONDS = 10.0
@@ -127,8 +128,9 @@ def process_file(
     The output keeps the input's rate, channels, length and sample format (``subtype`` overrides
     it). The chain's latency is compensated, so the output lines up with the input; the stream is
     flushed with :func:`~vqdsp.audio.framing.flush_padding`, as a one-shot ``board(audio, rate)`` would be.
-    Every chunk handed to ``board`` is ``(channels, samples)`` with more samples than channels,
-    so its layout cannot be misread (a short end is pushed with the next chunk or the flush).
+    Every chunk handed to ``board`` is ``(channels, samples)`` with more samples than channels and than
+    :data:`~vqdsp.audio.layout.GUESS_FROM_SAMPLES`, so its layout cannot be misread (a short end is pushed
+    with the chunk before it or the flush).
     """
     source, target = Path(source), Path(target)
     if target.exists() and target.resolve() == source.resolve():
@@ -142,7 +144,8 @@ def process_file(
         rate, channels = info.sample_rate, info.channels
         check_writable(target, fmt, rate, channels)
         latency = board.latency_at(rate) if hasattr(board, "latency_at") else board.latency_samples
-        chunk = max(channels + 1, int(chunk_seconds * rate))
+        small = max(channels, GUESS_FROM_SAMPLES)  # a chunk this short could be read either way round
+        chunk = max(small + 1, int(chunk_seconds * rate))
         shortest = board.shortest_input_at(rate) if hasattr(board, "shortest_input_at") else 0
         if info.frames < shortest:
             from vqdsp.audio.effect import short_input_message
@@ -165,14 +168,14 @@ def process_file(
             board.reset()
             with sf.SoundFile(tmp, "w", rate, channels, output_subtype(fmt, subtype or info.subtype), format=fmt) as out:
                 skip = latency
-                carry = np.zeros((channels, 0), np.float32)  # a whole file of <= channels frames waits for the flush
+                carry = np.zeros((channels, 0), np.float32)  # a whole file of <= `small` frames waits for the flush
                 recent = np.zeros((channels, 0), np.float32)  # the last input, to mirror at the end
                 block = checked(read(chunk))
                 while block.shape[1]:
                     following = checked(read(chunk))
-                    if 0 < following.shape[1] <= channels:
+                    if 0 < following.shape[1] <= small:
                         block, following = np.concatenate([block, following], axis=1), checked(read(chunk))
-                    if block.shape[1] <= channels:
+                    if block.shape[1] <= small:
                         carry = block
                     else:
                         skip = _write_after(out, push(block), skip)

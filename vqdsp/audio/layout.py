@@ -18,7 +18,8 @@ class Layout:
     ``"stream"`` in progress, or none: ``"guess"``) and the stream's layout so far (True: channels last).
 
     A chunk that fits both layouts (``(2, 2)`` for 2 channels) follows the stream's layout, or is refused
-    when there is none yet; so is a tiny first chunk of a stream without ``channels=``.
+    when it starts a stream (a whole signal, ``reset=True``, is read as ``(channels, samples)``); so is a
+    tiny first chunk of a stream without ``channels=``.
     """
 
     def __init__(self, channels: int | None, source: str, established: bool | None, first_of_stream: bool = False) -> None:
@@ -44,6 +45,8 @@ class Layout:
         if fits_first and fits_last and hint > 1:
             if self.established is not None:
                 return self.established
+            if not self.first_of_stream:  # a whole signal with channels= given: (channels, samples), as documented
+                return False
             raise ValueError(
                 f"cannot tell channels from samples in {shape} ({hint} channels either way); pass (channels, samples), "
                 f"or start the stream with a chunk of more than {hint} samples"
