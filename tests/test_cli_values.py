@@ -61,6 +61,10 @@ def _refused(argv: list[str], capsys: pytest.CaptureFixture) -> str:
         (["denoise", "x", "--high-band", ""], "argument --high-band: must be default, none or a .safetensors file, got ''"),
         (["denoise", "x", "--device", "gpu"], "argument --device: must be cpu or cuda[:N], got 'gpu'"),
         (["master", "i", "-o", "o", "--jobs", "0"], "argument -j/--jobs: must be a whole number >= 1, got '0'"),
+        (["master", "i", "-o", "o", "--subtype", "PCM_17"], "argument --subtype: must be a sample format such as PCM_16"),
+        (["train", "d", "--noise", "thunder"], "argument --noise: invalid choice: 'thunder'"),
+        (["eval", "c", "--noise", "thunder"], "argument --noise: invalid choice: 'thunder'"),
+        (["export-onnx", "o.onnx", "-m", ""], "argument -m/--model: must be a shipped model's name or a .safetensors file"),
     ],
 )
 def test_a_bad_value_names_the_option_the_value_and_the_range(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:

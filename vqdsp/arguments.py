@@ -80,6 +80,17 @@ def device(value: str) -> str:
     return value
 
 
+def subtype(value: str) -> str:
+    """argparse type: a libsndfile sample format (``PCM_16``, ``FLOAT``, ...), upper-cased; whether the output
+    format holds it is checked per file."""
+    import soundfile
+
+    known = sorted(soundfile.available_subtypes())
+    if value.upper() not in known:
+        raise argparse.ArgumentTypeError(f"must be a sample format such as PCM_16, PCM_24 or FLOAT, got {value!r}")
+    return value.upper()
+
+
 def ordered(values: list[float], flag: str) -> str | None:
     """The problem of a ``LOW HIGH`` pair given as ``flag``, or None when ``LOW <= HIGH``."""
     low, high = values

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vqdsp import __version__
-from vqdsp.arguments import Parser, device, number, ordered, text, whole_number
+from vqdsp.arguments import Parser, device, number, ordered, subtype, text, whole_number
 from vqdsp.checks import BadValue
 from vqdsp.extras import extra_for, install_hint
 from vqdsp.model.config import MAX_CHANNELS, MAX_CODEBOOK_SIZE, MAX_NPERSEG, ModelConfig, StftConfig
@@ -37,6 +37,8 @@ EVAL_NOISE = ("white", "pink", "babble")  # vqdsp.evaluation.evaluate.NoiseRecip
 EVAL_SNR_DB = (0.0, 5.0, 10.0)
 TRAIN_NOISE = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan")  # vqdsp.training.data.NoiseMix
 TRAIN_SNR_DB = (-5.0, 20.0)
+NOISE_TYPES = ("white", "pink", "brown", "hum", "babble", "recorded", "music", "clicks", "keyboard", "modulated", "fan")  # vqdsp.training.noise
+CONDITION_TYPES = (*NOISE_TYPES, "reverb", "channel")  # vqdsp.evaluation.evaluate.CONDITION_TYPES
 PRESETS = ("speech",)  # vqdsp.mastering.presets.BUILTIN
 MIN_RATE, MAX_RATE = 1000, 384000  # vqdsp.audio.effect.MIN_SAMPLE_RATE, MAX_SAMPLE_RATE
 HIGH_BAND_STAGE = (32, 5, 3, 8, 8000.0)  # channels, kernel, layers, bands, top_hz of vqdsp.model.high_band.HighBandConfig
@@ -267,7 +269,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", nargs="+", help="folders of clean speech; each sub-folder is a speaker")
     p.add_argument("-o", "--out", default="runs/default", help="run folder for checkpoints, logs and the model")
     p.add_argument("--validation-speaker", action="append", help="speaker (sub-folder) to hold out; repeatable (default: 10%% of the speakers)")
-    p.add_argument("--noise", nargs="+", default=list(TRAIN_NOISE), help="noise types")
+    p.add_argument("--noise", nargs="+", default=list(TRAIN_NOISE), choices=NOISE_TYPES, metavar="TYPE",
+                   help=f"noise types: {' '.join(NOISE_TYPES)}")
     p.add_argument("--noise-dir", action="append", help="folder of recorded noise to mix in; repeatable")
     p.add_argument("--music-dir", action="append", help="folder of music to mix in as noise; repeatable")
     p.add_argument("--validation-music", action="append", help="music file or folder held out of training for validation; repeatable")
@@ -389,7 +392,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("clean", nargs="+", help="folders or files of clean speech")
     p.add_argument("-o", "--out", default="out/eval", help="folder for tables, figures and examples")
     p.add_argument("--noisy", help="folder of noisy recordings paired with CLEAN by path or name (instead of --noise)")
-    p.add_argument("--noise", nargs="+", default=list(EVAL_NOISE),
+    p.add_argument("--noise", nargs="+", default=list(EVAL_NOISE), choices=CONDITION_TYPES, metavar="TYPE",
                    help="conditions: noise types to mix in, or reverb (a room, scored against the reverberant speech) "
                         "or channel (a GSM phone line); white pink brown hum babble music clicks keyboard modulated fan reverb channel")
     p.add_argument("--snr-db", nargs="+", type=SNR_DB, default=list(EVAL_SNR_DB), help="SNRs to mix at, in dB")
@@ -486,7 +489,7 @@ def _add_master(sub: argparse._SubParsersAction) -> None:
                    help="CPU threads of the denoiser in all, split between --jobs (default: the preset's VQDenoise threads)")
     p.add_argument("--backend", choices=("pool", "ray"), default="pool", help="local process pool, or Ray tasks on a Ray cluster (needs vqdsp[ray])")
     p.add_argument("--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray instance)")
-    p.add_argument("--subtype", help="output sample format for every file, e.g. PCM_16, PCM_24, FLOAT (default: each input's)")
+    p.add_argument("--subtype", type=subtype, help="output sample format for every file, e.g. PCM_16, PCM_24, FLOAT (default: each input's)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them, i.e. resume)")
     p.add_argument("--show-preset", metavar="NAME", help="print a built-in preset's TOML (a starting point for your own) and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
