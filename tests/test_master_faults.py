@@ -119,3 +119,29 @@ def test_a_long_output_name_still_gets_temporaries(tmp_path: Path, preset: Path)
     assert _master(src, tmp_path / "out", preset) == 0
     assert sf.info(tmp_path / "out" / name).frames == 4000
     assert len(records.temporary(tmp_path / name, "processing.w64").name.encode()) <= 255
+
+
+def test_sigterm_stops_the_batch_like_ctrl_c(tmp_path: Path) -> None:
+    """SIGTERM (kill, timeout) stops a serial batch as Ctrl-C does: one line, exit 143, no temporary, the report written."""
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "slow.toml").write_text('[[effects]]\nname = "VQDenoise"\nmodel = "v1"\n')  # the slowest shipped model
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for i in range(3):
+        sf.write(src / f"take{i}.wav", speech_like(60.0, 8000, seed=i), 8000)
+    proc = subprocess.Popen([sys.executable, "-m", "vqdsp", "master", str(src), "-o", str(out), "--preset", str(tmp_path / "slow.toml"),
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out.is_dir() and [p for p in out.iterdir() if records.TMP_TAG in p.name]):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no temporary appeared"
+        time.sleep(0.05)
+    proc.terminate()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    assert err == "vqdsp: terminated; finished files are in place, run the same command again to do the rest\n"
+    assert not [p for p in out.iterdir() if records.TMP_TAG in p.name]
+    assert (out / "master-report.json").is_file()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,12 +145,25 @@ def _check_target(source: Path, target: Path, overwrite: bool, info: AudioInfo) 
     check_writable(target, fmt, info.sample_rate, info.channels)
 
 
-class Terminated(Exception):
-    """SIGTERM arrived (``kill``, ``timeout``): raised in the main thread so that temporaries are removed on the way out."""
+class Terminated(BaseException):
+    """SIGTERM arrived (``kill``, ``timeout``): raised in the main thread so that temporaries are removed on the way out
+    (a BaseException, like KeyboardInterrupt: no ``except Exception`` that reports one bad file swallows it)."""
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within: SIGTERM raises :class:`Terminated` (like Ctrl-C's KeyboardInterrupt), so ``finally`` blocks clean up."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _denoise(args: argparse.Namespace) -> int:
@@ -159,22 +173,20 @@ def _denoise(args: argparse.Namespace) -> int:
         _check_target(source, target, overwrite, info)
     except (OSError, ValueError) as err:
         return fatal(str(err))
-    import signal
-
     from vqdsp.atomic import clean_stale
     from vqdsp.audio.effect import VQDenoise
     from vqdsp.audio.files import process_file
     from vqdsp.mastering.records import folder_problem
 
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
-                           threads=args.threads, high_band=high_band_arg(args.high_band))
-        if args.verbose:
-            print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale({target.parent})  # what killed runs left
-        process_file(effect, source, target, overwrite=overwrite)
+        with sigterm_raises():
+            effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
+                               threads=args.threads, high_band=high_band_arg(args.high_band))
+            if args.verbose:
+                print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            clean_stale({target.parent})  # what killed runs left
+            process_file(effect, source, target, overwrite=overwrite)
     except KeyboardInterrupt:
         print(f"vqdsp: interrupted; {target} was not written", file=sys.stderr)
         return 130
@@ -183,8 +195,6 @@ def _denoise(args: argparse.Namespace) -> int:
         return 143
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: libsndfile's, e.g. "System error." on a full disk
         return fatal(folder_problem(target.parent, err) or str(err))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     print(f"wrote {target}")
     return 0
 
@@ -439,13 +449,15 @@ def _master(args: argparse.Namespace) -> int:
     if not jobs:
         return fatal(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in {' '.join(args.inputs)}")
     try:
-        reports = master(
-            jobs, preset, args.output_dir, workers=args.jobs, backend=args.backend, overwrite=args.overwrite,
-            ray_address=args.ray_address, progress=False if args.no_progress else None,
-        )
-    except KeyboardInterrupt:
-        print("vqdsp: interrupted; finished files are in place, run the same command again to do the rest", file=sys.stderr)
-        return 130
+        with sigterm_raises():
+            reports = master(
+                jobs, preset, args.output_dir, workers=args.jobs, backend=args.backend, overwrite=args.overwrite,
+                ray_address=args.ray_address, progress=False if args.no_progress else None,
+            )
+    except (KeyboardInterrupt, Terminated) as err:
+        word = "interrupted" if isinstance(err, KeyboardInterrupt) else "terminated"
+        print(f"vqdsp: {word}; finished files are in place, run the same command again to do the rest", file=sys.stderr)
+        return 130 if isinstance(err, KeyboardInterrupt) else 143
     except (OSError, ValueError) as err:  # e.g. records.OutputError: the report cannot be written
         return fatal(str(err))
     counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
