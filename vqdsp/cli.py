@@ -63,7 +63,7 @@ MODEL = text("a shipped model's name or a .safetensors file")
 
 def fatal(message: str) -> int:
     """Print ``message`` as an error of the ``vqdsp`` command; returns the exit status, 1."""
-    print(f"vqdsp: error: {message}", file=sys.stderr)
+    print(f"vqdsp: error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message holds
     return 1
 
 

@@ -30,7 +30,7 @@ class Layout:
         hint = self.channels
         if len(shape) == 1:
             if hint not in (None, 1):
-                raise ValueError(f"got 1-D audio, but {self._whose()} has {hint} channels; pass (channels, samples){self._fix()}")
+                raise ValueError(f"got 1-D audio, but the channel count of {self._whose()} is {hint}; pass (channels, samples){self._fix()}")
             return False
         if hint is None:
             if shape[0] == shape[1] and shape[0] > 1:
@@ -56,10 +56,10 @@ class Layout:
                 layout = "(samples, channels)" if self.established else "(channels, samples)"
                 raise ValueError(f"audio of shape {shape} is laid out unlike the stream in progress, {layout}; keep one layout, or call reset() first")
             return fits_last
-        raise ValueError(f"audio of shape {shape} has no dimension of {hint} channels ({self._whose()}'s){self._fix()}")
+        raise ValueError(f"audio of shape {shape} has no dimension of {hint}, the channel count of {self._whose()}{self._fix()}")
 
     def _whose(self) -> str:
-        return f"channels={self.channels}" if self.source == "user" else "the stream in progress"
+        return f"this effect (channels={self.channels})" if self.source == "user" else "the stream in progress"
 
     def _fix(self) -> str:
         if self.source == "user":
