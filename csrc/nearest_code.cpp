@@ -6,6 +6,7 @@
 // into SIMD-friendly tiles with its norms. The micro-kernel is compiled for AVX-512, AVX2+FMA and a portable
 // 128-bit path, and picked at run time. The SE-fused variant reads rows as y[b, :, h, w] * scale[b, :].
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -315,10 +316,16 @@ void se_nearest_code(py::array y, py::array w1, py::array b1, py::array w2, py::
   }
   std::vector<float> scale(b * d), hidden(h);
   for (int64_t i = 0; i < b; ++i) se_mlp(pm + i * d, pw1, pb1, pw2, pb2, d, h, hidden.data(), scale.data() + i * d);
+  // `quantized` is the straight-through z + (code - z): the code, but NaN where the excited feature z is
+  // NaN or Inf, as the reference has it (a code there would hide a broken input or weight).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
   search(ExcitedRows{py_, scale.data(), d, hw}, pc, n, k, d, which, threads, pi,
          [&](int64_t i, const float* code, float dist) {
            const int64_t bi = i / hw, p = i - bi * hw;
-           for (int64_t c = 0; c < d; ++c) pq[(bi * d + c) * hw + p] = code[c];
+           for (int64_t c = 0; c < d; ++c) {
+             const int64_t at = (bi * d + c) * hw + p;
+             pq[at] = std::isfinite(py_[at] * scale[bi * d + c]) ? code[c] : nan;
+           }
            pd[i] = dist;
          });
 }

@@ -117,7 +117,7 @@ def test_a_stream_keeps_its_channel_count_for_short_chunks(effect: VQDenoise, ch
     assert np.max(np.abs(out - expected)) <= 1e-5
 
 
-@pytest.mark.parametrize(("frames", "channels"), [(80001, 2), (8000 * 2 + 2, 2), (2, 2), (5, 8), (24003, 8)])
+@pytest.mark.parametrize(("frames", "channels"), [(80001, 2), (8000 * 2 + 2, 2), (2, 2), (5, 8), (24003, 8), (10, 2), (50, 2), (8040, 2), (50, 8)])
 def test_files_with_chunks_of_few_frames(tmp_path: Path, effect: VQDenoise, frames: int, channels: int) -> None:
     """Issue 13 defect 1's repro: a file whose last chunk (or whole) has <= C frames streams like the one-shot."""
     audio = (np.random.default_rng(frames).standard_normal((frames, channels)) * 0.1).astype(np.float32)

@@ -210,6 +210,10 @@ def test_help_defaults_match_the_modules() -> None:
 
     assert (cli.EVAL_SYSTEMS, cli.EVAL_NOISE, cli.EVAL_SNR_DB) == (SYSTEMS, NoiseRecipe.types, NoiseRecipe.snr_db)
     assert (cli.TRAIN_NOISE, cli.TRAIN_SNR_DB) == (NoiseMix.types, NoiseMix.snr_db)
+    from vqdsp.evaluation.evaluate import CONDITION_TYPES
+    from vqdsp.training.noise import NOISE_TYPES
+
+    assert (cli.NOISE_TYPES, cli.CONDITION_TYPES) == (NOISE_TYPES, CONDITION_TYPES)
     assert cli.PRESETS == tuple(sorted(BUILTIN))
     train = vars(build_parser().parse_args(["train", "data"]))
     config = TrainConfig()

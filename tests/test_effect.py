@@ -211,6 +211,12 @@ def test_process_arguments_are_checked_up_front(effect: VQDenoise, kwargs: dict,
         ({"channel_mode": "mid-side"}, ValueError, "channel_mode must be one of 'independent', 'linked'"),
         ({"channels": 0}, ValueError, "channels must be None or a whole number"),
         ({"mix": "half"}, TypeError, "mix must be a number"),
+        ({"attenuation_limit_db": 1e300}, ValueError, r"attenuation_limit_db must be in \(0, 200\] dB, or math.inf"),  # E4
+        ({"model": 42}, TypeError, "model must be a shipped model's name .* got 42"),  # E5
+        ({"model": b"default"}, TypeError, "model must be a shipped model's name .* got b'default'"),
+        ({"model": ""}, ValueError, "model must name a shipped model"),
+        ({"high_band": ""}, ValueError, "high_band must be 'default', a .safetensors file or None"),
+        ({"high_band": 42}, TypeError, "high_band must be 'default', .* got 42"),
     ],
 )
 def test_constructor_arguments_are_checked(kwargs: dict, error: type, match: str) -> None:
@@ -288,3 +294,45 @@ def test_the_fast_shipped_model_by_name() -> None:
     out = fx(noisy, 8000)
     assert out.shape == noisy.shape
     assert rms(out - noisy) > 0.1 * rms(noisy)
+
+
+def test_one_instance_is_one_stream_a_second_thread_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """E6: a call from another thread while one runs raises, saying to use an instance per thread; the first call is unharmed."""
+    import threading
+
+    effect = VQDenoise()
+    audio = speech_like(1.0)
+    expected = effect(audio, 8000)
+    inside, release = threading.Event(), threading.Event()
+    denoiser_at = VQDenoise.denoiser_at
+
+    def held(self: VQDenoise, rate: int):
+        if threading.current_thread() is not threading.main_thread():
+            inside.set()
+            release.wait()
+        return denoiser_at(self, rate)
+
+    monkeypatch.setattr(VQDenoise, "denoiser_at", held)
+    result: list[np.ndarray] = []
+    worker = threading.Thread(target=lambda: result.append(effect(audio, 8000)))
+    worker.start()
+    inside.wait()
+    try:
+        with pytest.raises(RuntimeError, match="an instance is one stream.*its own instance"):
+            effect(audio, 8000)
+    finally:
+        release.set()
+        worker.join()
+    np.testing.assert_array_equal(result[0], expected)
+    np.testing.assert_array_equal(effect(audio, 8000), expected)  # free again once the other call is done
+
+
+def test_nan_output_from_in_range_input_blames_the_model() -> None:
+    """C5's other half: an in-range input whose output is NaN is the model's fault, not the input's."""
+    from utils import TINY, identity_model
+
+    model = identity_model(TINY)
+    with __import__("torch").no_grad():
+        model.head.bias.fill_(float("nan"))
+    with pytest.raises(ValueError, match="although the input peaks at 0.3.*broken"):
+        VQDenoise(model=model, high_band=None)(speech_like(1.0), 8000)

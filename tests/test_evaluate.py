@@ -158,8 +158,9 @@ def test_cli_bad_inputs(clean_dir: Path, tmp_path: Path, capsys: pytest.CaptureF
     (tmp_path / "empty").mkdir()
     assert main(["eval", str(tmp_path / "empty"), *base[2:]]) == 1
     assert "no audio files" in capsys.readouterr().err
-    assert main([*base, "--limit", "0"]) == 1
-    assert "at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main([*base, "--limit", "0"])
+    assert "argument --limit: must be a whole number >= 1, got '0'" in capsys.readouterr().err
     assert main([*base, "--model", str(tmp_path / "missing.safetensors"), "--systems", "model"]) == 1
     assert main(base) == 0
     capsys.readouterr()
@@ -281,6 +282,25 @@ def test_full_band_metrics_where_the_rate_has_them(sample_rate: int, tmp_path: P
     else:
         assert "ViSQOL" not in result.markdown
         assert all(r["visqol"] == "nan" for r in rows)
+
+
+def test_nothing_scored_is_an_error_not_an_empty_report(clean_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """T2: every file skipped (no noisy partners, unreadable, too short) exits 1 naming why, and writes no report."""
+    base = ["--systems", "noisy", "--noise", "white", "--snr-db", "5", "-q"]
+    (tmp_path / "empty").mkdir()
+    assert main(["eval", str(clean_dir), "-o", str(tmp_path / "a"), "--noisy", str(tmp_path / "empty"), *base]) == 1
+    assert "no file could be scored (3 tried, 3 skipped, the first: skipped" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "summary.md").exists()
+    _write(tmp_path / "bad", "x.wav", speech_like(1.0, 8000)).write_bytes(b"RIFF not audio")
+    assert main(["eval", str(tmp_path / "bad"), "-o", str(tmp_path / "b"), *base]) == 1
+    assert "cannot read audio file" in capsys.readouterr().err
+
+
+def test_files_too_short_to_score_are_skipped_with_a_note(clean_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """T3: a 12 ms file is skipped and named, not "axis 1 is out of bounds"."""
+    _write(clean_dir / "spk", "tiny.wav", speech_like(0.012, 8000))
+    assert main(["eval", str(clean_dir), "-o", str(tmp_path / "out"), "--systems", "noisy", "--noise", "white", "--snr-db", "5", "-q"]) == 0
+    assert "tiny.wav: 12 ms, shorter than the 0.05 s the scores need" in (tmp_path / "out" / "summary.md").read_text()
 
 
 def test_the_defaults_run_on_a_folder_of_clean_speech(tmp_path: Path) -> None:

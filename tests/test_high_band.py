@@ -237,3 +237,40 @@ def test_above_8_khz_the_stage_is_never_more_open_than_the_old_rule(rate: int) -
     above = np.fft.rfftfreq(cfg.nperseg, 1 / rate) > HighBandConfig().top_hz
     power_stage, power_old = (np.abs(stft(x, cfg)[above]) ** 2 for x in (stage, old))
     assert np.all(power_stage.sum(axis=0) <= power_old.sum(axis=0) * 1.05 + 1e-12)  # per frame, up to the overlap-add's smearing
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"layers": 100000}, r"layers must be a whole number in \[1, 64\], got 100000"),  # C3: sizes are bounded
+        ({"channels": 10**6}, r"channels must be a whole number in \[1, 4096\]"),
+        ({"kernel": 10**7 + 1}, r"kernel must be a whole number in \[1, 255\]"),
+        ({"channels": 4096, "layers": 64}, "more than the 1e.08 a stage may have"),
+        ({"crossover": "0.9"}, r"crossover must be a finite number in \[0.5, 1\], got '0.9'"),  # C4: strings are named
+        ({"max_attenuation_db": "60"}, "max_attenuation_db must be a finite number"),
+        ({"top_hz": float("inf")}, r"top_hz must be a finite number in \(3800, 384000\]"),
+        ({"kernel": 4}, "kernel must be odd"),
+        ({"model_stft": [8000]}, "model_stft must be an object of STFT settings"),
+    ],
+)
+def test_a_tampered_stage_config_is_refused_with_its_field_named(tmp_path: Path, changes: dict, message: str) -> None:
+    path = save_high_band(HighBandNet(), tmp_path / "stage.safetensors")
+    cfg = json.loads(path.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(json.dumps({**cfg, **changes}))
+    with pytest.raises(HighBandError, match=message):
+        load_high_band(path)
+
+
+def test_stage_weights_that_are_huge_or_not_float_are_refused(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path = save_high_band(HighBandNet(), tmp_path / "stage.safetensors")
+    state = HighBandNet().state_dict()
+    metadata = {"format": "vqdsp-high-band/1"}
+    save_file({k: v * 1e30 for k, v in state.items()}, str(path), metadata=metadata)  # C5: the file is blamed, not the input
+    with pytest.raises(HighBandError, match="holds a weight of magnitude .*the file is broken"):
+        load_high_band(path)
+    for dtype in (torch.int32, torch.bool):  # C6: not cast silently, as the model loader refuses them
+        save_file({k: v.to(dtype) for k, v in state.items()}, str(path), metadata=metadata)
+        with pytest.raises(HighBandError, match=r"is stored as (I32|BOOL), expected a float dtype"):
+            load_high_band(path)

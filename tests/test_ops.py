@@ -382,6 +382,29 @@ def test_se_propagates_nan_cpu() -> None:
     _test_se_propagates_nan("cpu")
 
 
+def _test_se_nearest_code_quantized_is_nan_where_the_reference_is(device: str) -> None:
+    """O1: NaN or Inf in y, or NaN in W1, gives NaN in ``quantized`` where the reference has it, not a finite code."""
+    for where, value in ((0, float("nan")), (0, float("inf")), (0, -float("inf")), (1, float("nan"))):
+        sample = [t.clone() for t in fused_inputs("cpu")[0]]
+        sample[where].view(-1)[1] = value
+        sample = [t.to(device) for t in sample]
+        got, want = ops.se_nearest_code(*sample), ops.reference_se_nearest_code(*sample)
+        assert want.quantized.isnan().any()
+        assert torch.equal(got.quantized.isnan(), want.quantized.isnan()), (where, value)
+        finite = ~want.quantized.isnan()
+        torch.testing.assert_close(got.quantized[finite], want.quantized[finite], rtol=1e-5, atol=1e-6)
+
+
+@needs_core
+def test_se_nearest_code_quantized_is_nan_where_the_reference_is_cpu() -> None:
+    _test_se_nearest_code_quantized_is_nan_where_the_reference_is("cpu")
+
+
+@needs_cuda
+def test_se_nearest_code_quantized_is_nan_where_the_reference_is_cuda() -> None:
+    _test_se_nearest_code_quantized_is_nan_where_the_reference_is("cuda")
+
+
 @needs_cuda
 def test_se_propagates_nan_cuda() -> None:
     _test_se_propagates_nan("cuda")

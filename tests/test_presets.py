@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pedalboard
@@ -52,16 +53,28 @@ def test_preset_file_in_order_with_model_relative_to_the_file(tmp_path: Path) ->
         ('[[effects]]\nratio = 2', "needs name"),
         ("[loudnes]\ntarget_lufs = -16", "unknown key 'loudnes' (did you mean 'loudness'?)"),
         ("[loudness]\ntarget_lufs = -16\nceiling = -1", "unknown key 'ceiling'"),
-        ("[loudness]\ntarget_lufs = 5", "target_lufs must be a number <= 0"),
-        ('[loudness]\ntrue_peak_dbtp = "loud"', "true_peak_dbtp must be a number"),
-        ("[loudness]\nmax_gain_db = -3", "max_gain_db must be a number in .0, 120., got -3"),
-        ("[loudness]\nmax_gain_db = nan", "max_gain_db must be a number in .0, 120., got nan"),
-        ("[loudness]\nmax_gain_db = true", "max_gain_db must be a number"),
+        ("[loudness]\ntarget_lufs = 5", "target_lufs must be a finite number in [-70, 0], got 5"),
+        ('[loudness]\ntrue_peak_dbtp = "loud"', "true_peak_dbtp must be a finite number"),
+        ("[loudness]\nmax_gain_db = -3", "max_gain_db must be a finite number in [0, 120], got -3"),
+        ("[loudness]\nmax_gain_db = nan", "max_gain_db must be a finite number in [0, 120], got nan"),
+        ("[loudness]\nmax_gain_db = true", "max_gain_db must be a finite number in [0, 120], got True"),
         ("name = ", "not valid TOML"),
+        ("[loudness]\ntarget_lufs = -500", "target_lufs must be a finite number in [-70, 0], got -500"),  # P1: silence otherwise
+        ("[loudness]\ntarget_lufs = -1e300", "target_lufs must be a finite number in [-70, 0]"),
+        ("[loudness]\ntrue_peak_dbtp = -1e6", "true_peak_dbtp must be a finite number in [-60, 0]"),
+        ('[[effects]]\nname = "Gain"\ngain_db = nan', "effect #1 (Gain) gain_db must be a finite number in [-120, 60], got nan"),  # P2
+        ('[[effects]]\nname = "Resample"\ntarget_sample_rate = 1', "(Resample) target_sample_rate must be a finite number in [1000, 384000]"),
+        ('[[effects]]\nname = "Gain"\ngain_db = 1000', "(Gain) gain_db must be a finite number in [-120, 60], got 1000"),  # P3
+        ('[[effects]]\nname = "HighpassFilter"\ncutoff_frequency_hz = -80', "(HighpassFilter) cutoff_frequency_hz must be a finite number in [0.001, 192000]"),
+        ('[[effects]]\nname = "HighpassFilter"\ncutoff_frequency_hz = 1e12', "cutoff_frequency_hz must be a finite number in [0.001, 192000]"),
+        ('[[effects]]\nname = "Gain"\ngain_db = "loud"', "(Gain) gain_db must be a finite number in [-120, 60], got 'loud'"),  # P5
+        ('[[effects]]\nname = "Compressor"\nratio = "high"', "(Compressor) ratio must be a finite number, got 'high'"),
+        ('[[effects]]\nname = "BrickwallLimiter"\ntrue_peak = 1', "true_peak must be true or false, got 1"),
+        ("a = " + "[" * 2000 + "]" * 2000, "nested too deeply"),  # P4: no RecursionError traceback
     ],
 )
 def test_bad_preset_is_a_clear_error_when_parsed(text: str, message: str) -> None:
-    with pytest.raises(PresetError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+    with pytest.raises(PresetError, match=re.escape(message)):
         parse_preset(text, "t")
 
 
@@ -69,7 +82,6 @@ def test_bad_preset_is_a_clear_error_when_parsed(text: str, message: str) -> Non
     ("text", "message"),
     [
         ('[[effects]]\nname = "Compressor"\nratio = 0.5', "ratio must be a value >= 1"),
-        ('[[effects]]\nname = "Compressor"\nratio = "high"', "cannot make Compressor"),
         ('[[effects]]\nname = "VQDenoise"\nmix = 2.0', "mix must be between 0 and 1"),
         ('[[effects]]\nname = "Resample"\nquality = "Best"', "not one of"),
     ],
@@ -117,7 +129,7 @@ def test_a_preset_names_a_shipped_model_and_the_threads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("line", "message"), [("limiter = 1", "true or false"), ("limiter_release_ms = 0.1", r"in \[1, 5000\]"),
-                                              ("limiter_release_ms = \"slow\"", "must be a number")])
+                                              ("limiter_release_ms = \"slow\"", "must be a finite number")])
 def test_limiter_settings_are_checked(tmp_path, line: str, message: str) -> None:
     path = tmp_path / "p.toml"
     path.write_text(f"[loudness]\ntarget_lufs = -16\ntrue_peak_dbtp = -1\n{line}\n")

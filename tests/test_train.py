@@ -209,3 +209,21 @@ def test_cosine_schedule_anneals_to_a_hundredth_and_resumes_exactly(corpus_dir: 
         assert np.array_equal(a[key].numpy(), b[key].numpy()), key
     with pytest.raises(ValueError, match="unknown schedule"):
         train(config(corpus_dir, tmp_path / "bad", schedule="linear"), TINY)
+
+
+def test_resume_without_a_checkpoint_is_an_error(corpus_dir: Path, tmp_path: Path) -> None:
+    """T5: --resume in a folder with no checkpoint does not start a fresh run silently."""
+    with pytest.raises(FileNotFoundError, match="no checkpoint in .* to resume; check -o/--out, or drop --resume"):
+        train(config(corpus_dir, tmp_path / "run"), TINY, resume=True)
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_a_corpus_of_unreadable_files_says_so(tmp_path: Path) -> None:
+    """T7: the message names the unreadable files, not only "no training speech left"."""
+    from vqdsp.training.data import load_corpus
+
+    for speaker in ("a", "b"):
+        (tmp_path / speaker).mkdir()
+        (tmp_path / speaker / "x.wav").write_bytes(b"RIFF not audio")
+    with pytest.raises(ValueError, match="2 of 2 files could not be read .first: cannot read audio file"):
+        load_corpus([tmp_path])

@@ -8,16 +8,22 @@ only when a command runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vqdsp import __version__
+from vqdsp.arguments import Parser, device, number, ordered, subtype, text, whole_number
+from vqdsp.checks import BadValue
 from vqdsp.extras import extra_for, install_hint
-from vqdsp.model.config import ModelConfig, StftConfig
+from vqdsp.model.config import MAX_CHANNELS, MAX_CODEBOOK_SIZE, MAX_NPERSEG, ModelConfig, StftConfig
+from vqdsp.model.high_band_config import MAX_BANDS, MAX_KERNEL, MAX_LAYERS, HighBandConfig
 
 if TYPE_CHECKING:
+    from vqdsp.audio.files import AudioInfo
     from vqdsp.mastering.presets import Preset
 
 EXAMPLE = Path(__file__).parent / "example_audio" / "noisy_speech.wav"
@@ -32,7 +38,10 @@ EVAL_NOISE = ("white", "pink", "babble")  # vqdsp.evaluation.evaluate.NoiseRecip
 EVAL_SNR_DB = (0.0, 5.0, 10.0)
 TRAIN_NOISE = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan")  # vqdsp.training.data.NoiseMix
 TRAIN_SNR_DB = (-5.0, 20.0)
+NOISE_TYPES = ("white", "pink", "brown", "hum", "babble", "recorded", "music", "clicks", "keyboard", "modulated", "fan")  # vqdsp.training.noise
+CONDITION_TYPES = (*NOISE_TYPES, "reverb", "channel")  # vqdsp.evaluation.evaluate.CONDITION_TYPES
 PRESETS = ("speech",)  # vqdsp.mastering.presets.BUILTIN
+MIN_RATE, MAX_RATE = 1000, 384000  # vqdsp.audio.effect.MIN_SAMPLE_RATE, MAX_SAMPLE_RATE
 HIGH_BAND_STAGE = (32, 5, 3, 8, 8000.0)  # channels, kernel, layers, bands, top_hz of vqdsp.model.high_band.HighBandConfig
 EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "train-high-band": "train", "master": "ray", "export-onnx": "onnx"}
 
@@ -42,9 +51,19 @@ def high_band_arg(value: str) -> str | None:
     return None if value == "none" else value
 
 
+SNR_DB = number(-100.0, 100.0)  # beyond this a mixture is all speech or all noise, to float32's precision
+SEED = whole_number(0, 2**32 - 1)
+COUNT = whole_number(1)
+THREADS = whole_number(0, 4096)
+WEIGHT = number(0.0, 1e6)
+LEARNING_RATE = number(0.0, 10.0, low_open=True)
+STAGE = text("default, none or a .safetensors file")
+MODEL = text("a shipped model's name or a .safetensors file")
+
+
 def fatal(message: str) -> int:
     """Print ``message`` as an error of the ``vqdsp`` command; returns the exit status, 1."""
-    print(f"vqdsp: error: {message}", file=sys.stderr)
+    print(f"vqdsp: error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message holds
     return 1
 
 
@@ -60,15 +79,8 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: {shown.replace('%', '%%')})"
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
+positive_int = whole_number(1)
+"""argparse type: a whole number >= 1."""
 
 
 # -- denoise ----------------------------------------------------------------------------------
@@ -78,35 +90,50 @@ def _denoise_paths(args: argparse.Namespace) -> tuple[Path, Path, bool]:
         target = Path(args.output) if args.output else EXAMPLE_OUTPUT
         return EXAMPLE, target, args.force or not args.output
     source = Path(args.input)
+    _check_name(source, "INPUT")
     if source.is_dir():
         raise ValueError(f"{source} is a folder; give one audio file (`vqdsp master` takes folders)")
-    if not source.is_file():
+    if not source.exists():
         raise ValueError(f"no such file: {source}")
-    _check_readable(source)
+    if not source.is_file():
+        raise ValueError(f"{source} is not a regular file (a FIFO, socket or device); give an audio file")
+    if not os.access(source, os.R_OK):
+        raise ValueError(f"cannot read {source}: permission denied (check its permissions, e.g. chmod u+r)")
     target = Path(args.output) if args.output else source.with_name(f"{source.stem}.denoised{source.suffix}")
     return source, target, args.force
 
 
-def _check_readable(source: Path) -> None:
+def _check_name(path: Path, what: str) -> None:
+    """A ValueError when ``path``'s file name is longer than a file system takes (it could not be created or opened)."""
+    from vqdsp.atomic import NAME_MAX
+
+    size = len(os.fsencode(path.name))
+    if size > NAME_MAX:
+        hint = "give a shorter -o OUTPUT" if what == "OUTPUT" else "rename the file"
+        raise ValueError(f"the {what} name {path.name[:40]}... is {size} bytes, longer than the {NAME_MAX} a file name may have; {hint}")
+
+
+def _check_readable(source: Path) -> AudioInfo:
     from vqdsp.audio.files import open_audio
 
     try:
-        with open_audio(source):
-            pass
+        with open_audio(source) as (info, _):
+            return info
     except (OSError, ValueError, RuntimeError):
         raise ValueError(f"cannot read {source}: not an audio file ({READABLE})") from None
 
 
-def _check_target(source: Path, target: Path, overwrite: bool) -> None:
-    from vqdsp.audio.files import output_format
+def _check_target(source: Path, target: Path, overwrite: bool, info: AudioInfo) -> None:
+    from vqdsp.audio.files import check_writable, output_format
 
+    _check_name(target, "OUTPUT")
     if target.exists() and target.resolve() == source.resolve():
         raise ValueError(f"refusing to write over the input {source}; choose another -o OUTPUT")
     formats = ", ".join(WRITABLE)
     if not target.suffix:
         raise ValueError(f"{target} has no extension to choose its format by; give -o OUTPUT ending in one of {formats}")
     try:
-        output_format(target)
+        fmt = output_format(target)
     except ValueError:
         raise ValueError(f"cannot write {target}: vqdsp writes {formats}; give -o OUTPUT ending in one of them") from None
     if target.is_dir():
@@ -115,27 +142,59 @@ def _check_target(source: Path, target: Path, overwrite: bool) -> None:
         raise ValueError(f"no folder {target.parent} to write {target.name} into; create it first")
     if target.exists() and not overwrite:
         raise ValueError(f"{target} exists; add --force to replace it")
+    check_writable(target, fmt, info.sample_rate, info.channels)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (``kill``, ``timeout``): raised in the main thread so that temporaries are removed on the way out
+    (a BaseException, like KeyboardInterrupt: no ``except Exception`` that reports one bad file swallows it)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within: SIGTERM raises :class:`Terminated` (like Ctrl-C's KeyboardInterrupt), so ``finally`` blocks clean up."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _denoise(args: argparse.Namespace) -> int:
     try:
         source, target, overwrite = _denoise_paths(args)
-        _check_target(source, target, overwrite)
-    except ValueError as err:
-        return fatal(str(err))
-    from vqdsp.audio.effect import VQDenoise
-    from vqdsp.audio.files import open_audio, process_file
-
-    try:
-        effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
-                           threads=args.threads, high_band=high_band_arg(args.high_band))
-        if args.verbose:
-            with open_audio(source) as (info, _):
-                print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        process_file(effect, source, target, overwrite=overwrite)
+        info = _check_readable(source)
+        _check_target(source, target, overwrite, info)
     except (OSError, ValueError) as err:
         return fatal(str(err))
+    from vqdsp.atomic import clean_stale
+    from vqdsp.audio.effect import VQDenoise
+    from vqdsp.audio.files import process_file
+    from vqdsp.mastering.records import folder_problem
+
+    try:
+        with sigterm_raises():
+            effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
+                               threads=args.threads, high_band=high_band_arg(args.high_band))
+            if args.verbose:
+                print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            clean_stale({target.parent})  # what killed runs left
+            process_file(effect, source, target, overwrite=overwrite)
+    except KeyboardInterrupt:
+        print(f"vqdsp: interrupted; {target} was not written", file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"vqdsp: terminated; {target} was not written", file=sys.stderr)
+        return 143
+    except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: libsndfile's, e.g. "System error." on a full disk
+        return fatal(folder_problem(target.parent, err) or str(err))
     print(f"wrote {target}")
     return 0
 
@@ -146,16 +205,16 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", nargs="?", help=f"audio file to clean ({READABLE}; default: a bundled noisy example)")
     p.add_argument("-o", "--output", help=f"output file; its extension picks the format ({', '.join(WRITABLE)}) "
                    f"(default: INPUT.denoised.EXT beside the input; for the bundled example {EXAMPLE_OUTPUT}, replaced on every run)")
-    p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default (8 kHz), wideband (16 kHz), "
+    p.add_argument("-m", "--model", type=MODEL, help="model .safetensors (its .json beside it), or a shipped model: default (8 kHz), wideband (16 kHz), "
                    "fast, v1 (default: by the file's rate: default below 40 kHz, wideband for 44.1/48 kHz)")
-    p.add_argument("--high-band", default="default", metavar="STAGE",
+    p.add_argument("--high-band", default="default", metavar="STAGE", type=STAGE,
                    help="stage that denoises above the model's band (from just under its Nyquist): default (the model's shipped stage), "
                         "none, or a .safetensors file (default: default)")
     p.add_argument("-v", "--verbose", action="store_true", help="say which model and high-band stage run at the file's rate")
-    p.add_argument("--attenuation-limit-db", type=float, default=float("inf"),
+    p.add_argument("--attenuation-limit-db", type=number(0.0, 200.0, low_open=True, inf=True), default=float("inf"),
                    help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
-    p.add_argument("--mix", type=float, default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")
-    p.add_argument("--device", default="cpu", help="torch device for the model, e.g. cpu or cuda")
+    p.add_argument("--mix", type=number(0.0, 1.0), default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")
+    p.add_argument("--device", default="cpu", type=device, help="torch device for the model, e.g. cpu or cuda")
     p.add_argument("--threads", type=positive_int, default=1, help="CPU threads of the denoiser (VQDenoise's threads)")
     p.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
     p.set_defaults(run=_denoise)
@@ -192,6 +251,27 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_train(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``vqdsp train``'s options taken together (each alone was checked as it was parsed)."""
+    if not 2 <= len(args.channels) <= 8:
+        return f"argument --channels: needs 2 to 8 values (one per U-Net level), got {len(args.channels)}"
+    try:
+        stft = StftConfig.seed_grid(args.sample_rate, args.nperseg or StftConfig().nperseg)
+    except ValueError as err:
+        return f"argument --nperseg: {err}"
+    try:
+        ModelConfig(channels=tuple(args.channels), codebook_size=args.codebook_size, stft=stft)
+    except BadValue as err:
+        return f"argument {TRAIN_FLAGS.get(err.name.split('[')[0], '--channels')}: {err.renamed(err.name)}"
+    except ValueError as err:
+        return f"argument --channels: {err}"
+    return ordered(args.snr_db, "--snr-db")
+
+
+TRAIN_FLAGS = {"channels": "--channels", "codebook_size": "--codebook-size", "stft.segment_samples": "--nperseg",
+               "stft.nperseg": "--nperseg", "stft.sample_rate": "--sample-rate"}
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     model = ModelConfig()
     p = sub.add_parser("train", help="train a model on folders of clean speech", formatter_class=HelpFormatter,
@@ -199,37 +279,38 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", nargs="+", help="folders of clean speech; each sub-folder is a speaker")
     p.add_argument("-o", "--out", default="runs/default", help="run folder for checkpoints, logs and the model")
     p.add_argument("--validation-speaker", action="append", help="speaker (sub-folder) to hold out; repeatable (default: 10%% of the speakers)")
-    p.add_argument("--noise", nargs="+", default=list(TRAIN_NOISE), help="noise types")
+    p.add_argument("--noise", nargs="+", default=list(TRAIN_NOISE), choices=NOISE_TYPES, metavar="TYPE",
+                   help=f"noise types: {' '.join(NOISE_TYPES)}")
     p.add_argument("--noise-dir", action="append", help="folder of recorded noise to mix in; repeatable")
     p.add_argument("--music-dir", action="append", help="folder of music to mix in as noise; repeatable")
     p.add_argument("--validation-music", action="append", help="music file or folder held out of training for validation; repeatable")
-    p.add_argument("--second-noise", type=float, default=0.3, help="probability of a second noise type at once")
-    p.add_argument("--snr-db", nargs=2, type=float, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
+    p.add_argument("--second-noise", type=number(0.0, 1.0), default=0.3, help="probability of a second noise type at once")
+    p.add_argument("--snr-db", nargs=2, type=SNR_DB, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
     p.add_argument("--augment", choices=["robust", "voices", "none"], default="robust",
                    help="clean-speech augmentation: speed, room, microphone EQ, band limit, codec; "
                         "voices: the same plus vocal-tract length warping, for few voices")
-    p.add_argument("--si-sdr-weight", type=float, default=0.02, help="weight of the waveform SI-SDR loss term")
-    p.add_argument("--multi-resolution-weight", type=float, default=0.0, help="weight of the multi-resolution STFT loss term")
-    p.add_argument("--speech-suppression-weight", type=float, default=1.0, help="extra L1 weight on suppressed speech")
-    p.add_argument("--max-minutes", type=float, default=0.0, help="stop cleanly at the first checkpoint after this wall time; --resume continues (0: no limit)")
-    p.add_argument("--steps", type=int, default=20000, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, default=16, help="segments per step (per process)")
-    p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
+    p.add_argument("--si-sdr-weight", type=WEIGHT, default=0.02, help="weight of the waveform SI-SDR loss term")
+    p.add_argument("--multi-resolution-weight", type=WEIGHT, default=0.0, help="weight of the multi-resolution STFT loss term")
+    p.add_argument("--speech-suppression-weight", type=WEIGHT, default=1.0, help="extra L1 weight on suppressed speech")
+    p.add_argument("--max-minutes", type=number(0.0), default=0.0, help="stop cleanly at the first checkpoint after this wall time; --resume continues (0: no limit)")
+    p.add_argument("--steps", type=COUNT, default=20000, help="optimiser steps")
+    p.add_argument("--batch-size", type=COUNT, default=16, help="segments per step (per process)")
+    p.add_argument("--lr", type=LEARNING_RATE, default=2e-3, help="AdamW learning rate")
     p.add_argument("--schedule", choices=["plateau", "cosine"], default="plateau",
                    help="LR schedule: halve on a validation-loss plateau, or cosine annealing to 1%% over --steps")
-    p.add_argument("--init-from", metavar="MODEL", help="start from this model file (fine-tuning), with a fresh optimiser")
-    p.add_argument("--eval-every", type=int, default=200, help="steps between validation and checkpoints")
-    p.add_argument("--val-segments", type=int, default=64, help="segments in the fixed validation set (loss)")
-    p.add_argument("--val-utterances", type=int, default=6, help="held-out utterances scored with PESQ/STOI per epoch (0: none)")
-    p.add_argument("--channels", nargs="+", type=int, default=list(model.channels), help="channels per U-Net level")
-    p.add_argument("--codebook-size", type=int, default=model.codebook_size, help="codes in the bottleneck quantizer")
+    p.add_argument("--init-from", metavar="MODEL", type=MODEL, help="start from this model file (fine-tuning), with a fresh optimiser")
+    p.add_argument("--eval-every", type=COUNT, default=200, help="steps between validation and checkpoints")
+    p.add_argument("--val-segments", type=COUNT, default=64, help="segments in the fixed validation set (loss)")
+    p.add_argument("--val-utterances", type=whole_number(0), default=6, help="held-out utterances scored with PESQ/STOI per epoch (0: none)")
+    p.add_argument("--channels", nargs="+", type=whole_number(1, MAX_CHANNELS), default=list(model.channels), help="channels per U-Net level")
+    p.add_argument("--codebook-size", type=whole_number(1, MAX_CODEBOOK_SIZE), default=model.codebook_size, help="codes in the bottleneck quantizer")
     p.add_argument("--sample-rate", type=int, default=model.stft.sample_rate, choices=(8000, 16000),
                    help="the model's rate, in Hz: 8000 (telephony) or 16000 (wide band); speech is read at it")
-    p.add_argument("--nperseg", type=int, help="STFT window in samples at --sample-rate (default: the seed's 519; the hop stays 1/260 s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: torch's default)")
+    p.add_argument("--nperseg", type=whole_number(2, MAX_NPERSEG), help="STFT window in samples at --sample-rate (default: the seed's 519; the hop stays 1/260 s)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed")
+    p.add_argument("--threads", type=THREADS, default=0, help="torch CPU threads per process (0: torch's default)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.set_defaults(run=_train)
+    p.set_defaults(run=_train, check=_check_train, parser=p)
 
 
 def _train_high_band(args: argparse.Namespace) -> int:
@@ -253,6 +334,17 @@ def _train_high_band(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_train_high_band(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``vqdsp train-high-band``'s options taken together; the stage's own checks name its flags."""
+    try:
+        HighBandConfig(channels=args.channels, kernel=args.kernel, layers=args.layers, bands=args.bands, top_hz=args.top_hz)
+    except BadValue as err:
+        return f"argument --{err.name.replace('_', '-')}: {err.requirement}"
+    if args.sample_rate < 2 * args.top_hz:
+        return f"argument --sample-rate: must be at least twice --top-hz ({2 * args.top_hz:g} Hz), got {args.sample_rate}"
+    return ordered(args.snr_db, "--snr-db")
+
+
 def _add_train_high_band(sub: argparse._SubParsersAction) -> None:
     channels, kernel, layers, bands, top_hz = HIGH_BAND_STAGE
     p = sub.add_parser("train-high-band", help="train the high-band stage (16 kHz and up) on wide-band speech",
@@ -261,25 +353,25 @@ def _add_train_high_band(sub: argparse._SubParsersAction) -> None:
                                    "(e.g. the G.722 corpus of scripts/fetch_corpus.sh), the model frozen (needs vqdsp[train]).")
     p.add_argument("data", nargs="+", help="folders of wide-band clean speech; each sub-folder is a speaker")
     p.add_argument("-o", "--out", default="runs/high-band", help="run folder for the stage, its history and figure")
-    p.add_argument("-m", "--model", default="default", help="the model whose gains the stage reads (name or file)")
+    p.add_argument("-m", "--model", default="default", type=MODEL, help="the model whose gains the stage reads (name or file)")
     p.add_argument("--validation-speaker", action="append", help="speaker (sub-folder) to hold out; repeatable (default: 10%% of the speakers)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="rate the speech is read and mixed at, in Hz")
-    p.add_argument("--snr-db", nargs=2, type=float, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
-    p.add_argument("--segments", type=int, default=3000, help="training pairs (1 s each) made before training")
-    p.add_argument("--val-segments", type=int, default=300, help="validation pairs from the held-out speakers")
-    p.add_argument("--steps", type=int, default=3000, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, default=32, help="pairs per step")
-    p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (cosine-annealed to 1%%)")
-    p.add_argument("--speech-suppression-weight", type=float, default=1.0, help="extra L1 weight on suppressed speech")
-    p.add_argument("--channels", type=int, default=channels, help="width of the stage's temporal convolutions")
-    p.add_argument("--kernel", type=int, default=kernel, help="frames each convolution sees (odd)")
-    p.add_argument("--layers", type=int, default=layers, help="convolutions before the output layer")
-    p.add_argument("--bands", type=int, default=bands, help="ERB-spaced bands with their own gain, from the model's Nyquist to --top-hz")
-    p.add_argument("--top-hz", type=float, default=top_hz,
+    p.add_argument("--sample-rate", type=whole_number(16000, 384000), default=16000, help="rate the speech is read and mixed at, in Hz")
+    p.add_argument("--snr-db", nargs=2, type=SNR_DB, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
+    p.add_argument("--segments", type=COUNT, default=3000, help="training pairs (1 s each) made before training")
+    p.add_argument("--val-segments", type=COUNT, default=300, help="validation pairs from the held-out speakers")
+    p.add_argument("--steps", type=COUNT, default=3000, help="optimiser steps")
+    p.add_argument("--batch-size", type=COUNT, default=32, help="pairs per step")
+    p.add_argument("--lr", type=LEARNING_RATE, default=2e-3, help="AdamW learning rate (cosine-annealed to 1%%)")
+    p.add_argument("--speech-suppression-weight", type=WEIGHT, default=1.0, help="extra L1 weight on suppressed speech")
+    p.add_argument("--channels", type=whole_number(1, MAX_CHANNELS), default=channels, help="width of the stage's temporal convolutions")
+    p.add_argument("--kernel", type=whole_number(1, MAX_KERNEL), default=kernel, help="frames each convolution sees (odd)")
+    p.add_argument("--layers", type=whole_number(1, MAX_LAYERS), default=layers, help="convolutions before the output layer")
+    p.add_argument("--bands", type=whole_number(1, MAX_BANDS), default=bands, help="ERB-spaced bands with their own gain, from the model's Nyquist to --top-hz")
+    p.add_argument("--top-hz", type=number(0.0, 192000.0, low_open=True), default=top_hz,
                    help="top of the learned bands, in Hz (the gain above is held); audio below twice it keeps the old rule")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.set_defaults(run=_train_high_band)
+    p.add_argument("--seed", type=SEED, default=0, help="random seed")
+    p.add_argument("--threads", type=THREADS, default=0, help="torch CPU threads (0: torch's default)")
+    p.set_defaults(run=_train_high_band, check=_check_train_high_band, parser=p)
 
 
 # -- eval -------------------------------------------------------------------------------------
@@ -310,23 +402,23 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("clean", nargs="+", help="folders or files of clean speech")
     p.add_argument("-o", "--out", default="out/eval", help="folder for tables, figures and examples")
     p.add_argument("--noisy", help="folder of noisy recordings paired with CLEAN by path or name (instead of --noise)")
-    p.add_argument("--noise", nargs="+", default=list(EVAL_NOISE),
+    p.add_argument("--noise", nargs="+", default=list(EVAL_NOISE), choices=CONDITION_TYPES, metavar="TYPE",
                    help="conditions: noise types to mix in, or reverb (a room, scored against the reverberant speech) "
                         "or channel (a GSM phone line); white pink brown hum babble music clicks keyboard modulated fan reverb channel")
-    p.add_argument("--snr-db", nargs="+", type=float, default=list(EVAL_SNR_DB), help="SNRs to mix at, in dB")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--snr-db", nargs="+", type=SNR_DB, default=list(EVAL_SNR_DB), help="SNRs to mix at, in dB")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the noise")
     p.add_argument("--babble-dir", action="append", help="speech of other talkers for babble noise; repeatable (default: the clean set's other speakers' files)")
     p.add_argument("--music-dir", action="append", help="music for music noise (tracks never used in training); repeatable")
     p.add_argument("--noise-dir", action="append", help="noise recordings for 'recorded' noise (never used in training); repeatable")
     p.add_argument("--systems", nargs="+", default=list(EVAL_SYSTEMS), choices=EVAL_SYSTEMS,
                    help="systems to compare (default: all; a missing optional one is skipped)")
-    p.add_argument("-m", "--model", action="append", help="model .safetensors for 'model' (default: the shipped one); repeatable")
-    p.add_argument("--high-band", action="append", metavar="STAGE",
+    p.add_argument("-m", "--model", action="append", type=MODEL, help="model .safetensors for 'model' (default: the shipped one); repeatable")
+    p.add_argument("--high-band", action="append", metavar="STAGE", type=STAGE,
                    help="high-band stage for 'model' (default, none, or a .safetensors file); repeatable: one system per model and stage (default: default)")
-    p.add_argument("--limit", type=int, help="score at most N clean files, spread over the list (default: all)")
-    p.add_argument("--examples", type=int, default=3, help="examples to save as WAVs and spectrogram figures")
-    p.add_argument("--sample-rate", type=int, default=8000, help="rate to read, denoise and score at, in Hz")
-    p.add_argument("--max-delay-ms", type=float, default=0.0, help="undo a constant delay of outputs up to this, in ms")
+    p.add_argument("--limit", type=COUNT, help="score at most N clean files, spread over the list (default: all)")
+    p.add_argument("--examples", type=whole_number(0), default=3, help="examples to save as WAVs and spectrogram figures")
+    p.add_argument("--sample-rate", type=whole_number(MIN_RATE, MAX_RATE), default=8000, help="rate to read, denoise and score at, in Hz")
+    p.add_argument("--max-delay-ms", type=number(0.0, 10000.0), default=0.0, help="undo a constant delay of outputs up to this, in ms")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-f", "--force", action="store_true", help="replace an earlier evaluation in --out")
     p.set_defaults(run=_eval)
@@ -352,18 +444,20 @@ def _master(args: argparse.Namespace) -> int:
         jobs = plan_jobs(args.inputs, args.output_dir, args.subtype)
         if args.subtype:
             _check_subtype([Path(job.target) for job in jobs], args.subtype)
-    except (PresetError, FileNotFoundError, ValueError) as err:
+    except (PresetError, OSError, ValueError) as err:  # OSError: e.g. a name longer than the file system takes
         return fatal(str(err))
     if not jobs:
         return fatal(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in {' '.join(args.inputs)}")
     try:
-        reports = master(
-            jobs, preset, args.output_dir, workers=args.jobs, backend=args.backend, overwrite=args.overwrite,
-            ray_address=args.ray_address, progress=False if args.no_progress else None,
-        )
-    except KeyboardInterrupt:
-        print("vqdsp: interrupted; finished files are in place, run the same command again to do the rest", file=sys.stderr)
-        return 130
+        with sigterm_raises():
+            reports = master(
+                jobs, preset, args.output_dir, workers=args.jobs, backend=args.backend, overwrite=args.overwrite,
+                ray_address=args.ray_address, progress=False if args.no_progress else None,
+            )
+    except (KeyboardInterrupt, Terminated) as err:
+        word = "interrupted" if isinstance(err, KeyboardInterrupt) else "terminated"
+        print(f"vqdsp: {word}; finished files are in place, run the same command again to do the rest", file=sys.stderr)
+        return 130 if isinstance(err, KeyboardInterrupt) else 143
     except (OSError, ValueError) as err:  # e.g. records.OutputError: the report cannot be written
         return fatal(str(err))
     counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
@@ -391,7 +485,9 @@ def _check_subtype(targets: Sequence[Path], subtype: str) -> None:
     for target in targets:
         fmt = output_format(target)
         if not sf.check_format(fmt, subtype):
-            raise ValueError(f"--subtype {subtype} cannot be written as {fmt} ({target}); try PCM_16 or PCM_24")
+            takes = [s for s in sf.available_subtypes(fmt) if sf.check_format(fmt, s)]
+            raise ValueError(f"--subtype {subtype} cannot be written as {fmt} ({target}); {fmt} takes {', '.join(takes)}, "
+                             "or leave --subtype out to keep each input's")
 
 
 def _add_master(sub: argparse._SubParsersAction) -> None:
@@ -399,13 +495,13 @@ def _add_master(sub: argparse._SubParsersAction) -> None:
                        description="Denoise and level many recordings with a preset; re-running resumes (existing outputs are skipped).")
     p.add_argument("inputs", nargs="*", help="audio files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--output-dir", help="folder for the results; input folder layouts are mirrored inside it")
-    p.add_argument("--preset", default="speech", help=f"built-in preset ({', '.join(PRESETS)}) or a preset .toml file")
+    p.add_argument("--preset", default="speech", type=text("a built-in preset's name or a .toml file"), help=f"built-in preset ({', '.join(PRESETS)}) or a preset .toml file")
     p.add_argument("-j", "--jobs", type=positive_int, default=1, help="files processed at once (processes or Ray tasks)")
     p.add_argument("--threads", type=positive_int,
                    help="CPU threads of the denoiser in all, split between --jobs (default: the preset's VQDenoise threads)")
     p.add_argument("--backend", choices=("pool", "ray"), default="pool", help="local process pool, or Ray tasks on a Ray cluster (needs vqdsp[ray])")
     p.add_argument("--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray instance)")
-    p.add_argument("--subtype", help="output sample format for every file, e.g. PCM_16, PCM_24, FLOAT (default: each input's)")
+    p.add_argument("--subtype", type=subtype, help="output sample format for every file, e.g. PCM_16, PCM_24, FLOAT (default: each input's)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them, i.e. resume)")
     p.add_argument("--show-preset", metavar="NAME", help="print a built-in preset's TOML (a starting point for your own) and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -429,7 +525,7 @@ def _add_export_onnx(sub: argparse._SubParsersAction) -> None:
                        formatter_class=HelpFormatter, description="Write the gain network as an ONNX graph for onnxruntime (needs "
                        "vqdsp[onnx]), and OUT.json beside it: the STFT, segments and gain rule a host must apply around it.")
     p.add_argument("output", metavar="OUT.onnx", help="the graph to write; OUT.json goes beside it")
-    p.add_argument("-m", "--model", help="model .safetensors (its .json beside it), or a shipped model: default, wideband, fast, v1 (default: default)")
+    p.add_argument("-m", "--model", type=MODEL, help="model .safetensors (its .json beside it), or a shipped model: default, wideband, fast, v1 (default: default)")
     p.add_argument("-f", "--force", action="store_true", help="replace OUT.onnx and OUT.json if they exist")
     p.set_defaults(run=_export_onnx)
 
@@ -437,7 +533,7 @@ def _add_export_onnx(sub: argparse._SubParsersAction) -> None:
 # -- the command ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The ``vqdsp`` parser with every sub-command; building it imports nothing heavy."""
-    parser = argparse.ArgumentParser(prog="vqdsp", description="Speech denoising with a VQ-VAE SE-U-Net.")
+    parser = Parser(prog="vqdsp", description="Speech denoising with a VQ-VAE SE-U-Net.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_denoise(sub)
@@ -452,6 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``vqdsp`` with ``argv`` (default: the command line); returns the exit status."""
     args = build_parser().parse_args(argv)
+    problem = args.check(args) if hasattr(args, "check") else None
+    if problem:
+        args.parser.error(problem)
     try:
         return args.run(args)
     except ModuleNotFoundError as err:  # an optional dependency: name the extra that brings it

@@ -19,6 +19,7 @@ struct PlainRows {
   const float* z;
   int64_t d;
   static constexpr bool kRowFastest = false;  // coalesced loads walk along D
+  static constexpr bool kStraightThrough = false;  // quantized is the code itself
   __device__ float at(int64_t n, int64_t c) const { return z[n * d + c]; }
   __device__ int64_t out(int64_t n, int64_t c) const { return n * d + c; }
 };
@@ -29,6 +30,7 @@ struct ExcitedRows {
   const float* scale;
   int64_t d, hw;
   static constexpr bool kRowFastest = true;  // coalesced loads walk along the positions p
+  static constexpr bool kStraightThrough = true;  // quantized is z + (code - z): NaN where z is NaN or Inf
   __device__ float at(int64_t n, int64_t c) const {
     const int64_t b = n / hw, p = n - b * hw;
     return y[(b * d + c) * hw + p] * scale[b * d + c];
@@ -106,9 +108,9 @@ __global__ void __launch_bounds__(kThreads)
     float s = 0.f;
     if (row < n)
       for (int64_t c = tx; c < d; c += 16) {
-        const float diff = rows.at(row, c) - code[c];
+        const float zc = rows.at(row, c), diff = zc - code[c];
         s = fmaf(diff, diff, s);
-        quantized[rows.out(row, c)] = code[c];
+        quantized[rows.out(row, c)] = Rows::kStraightThrough && !isfinite(zc) ? __int_as_float(0x7fc00000) : code[c];
       }
     for (int off = 8; off > 0; off >>= 1) s += __shfl_xor_sync(kFull, s, off);
     if (row < n && tx == 0) indices[row] = best_idx[i], distances[row] = s;

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,9 +22,18 @@ import torch
 
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.framing import SegmentStream
+from vqdsp.audio.layout import Layout
 from vqdsp.audio.stft import check_audio
-from vqdsp.model.checkpoint import RATE_CHOSEN_MODELS, WIDEBAND_FROM_HZ, load_config, load_model, resolve_model, shipped_model_for
-from vqdsp.model.config import StftConfig
+from vqdsp.model.checkpoint import (
+    RATE_CHOSEN_MODELS,
+    SHIPPED_MODELS,
+    WIDEBAND_FROM_HZ,
+    load_config,
+    load_model,
+    resolve_model,
+    shipped_model_for,
+)
+from vqdsp.model.config import MAX_ATTENUATION_DB, StftConfig
 from vqdsp.model.high_band import HighBandError, HighBandNet, load_high_band, shipped_high_band_for
 
 BUFFER_SIZE = 8192
@@ -94,7 +104,9 @@ class VQDenoise:
             model pass on the channels' mean and the same gain on every channel (the stereo
             image stays put, and C channels cost what one does).
         channels: channel count of the input; None: read from each stream's first array.
-            Set it to stream chunks with fewer samples than channels (e.g. one frame at a time).
+            Set it to stream tiny chunks (e.g. one frame at a time): without it a stream's first
+            chunk must be longer than 64 samples, and with it not square (``channels`` x ``channels``), for
+            its layout to be told; later chunks follow the stream's layout (see :mod:`vqdsp.audio.layout`).
         high_band: the stage that denoises from just under the model's Nyquist up (3.8 kHz for an 8 kHz
             model): ``"default"`` (the shipped stage of the model's transform, where one ships; others run
             without it), a ``.safetensors`` file (its ``.json`` beside it), a loaded
@@ -123,6 +135,8 @@ class VQDenoise:
         self._executor: ThreadPoolExecutor | None = None
         self._stream: SegmentStream | None = None
         self._stream_key: tuple[int, int] | None = None
+        self._stream_layout: bool | None = None  # channels-last, as the stream's 2-D chunks so far were read
+        self._busy = threading.Lock()  # held while a call processes: an instance is one stream
         self.attenuation_limit_db = attenuation_limit_db
         self.mix = mix
         self.threads = threads
@@ -141,8 +155,8 @@ class VQDenoise:
     @attenuation_limit_db.setter
     def attenuation_limit_db(self, value: float) -> None:
         value = _real("attenuation_limit_db", value)
-        if not value > 0:
-            raise ValueError(f"attenuation_limit_db must be > 0 dB (math.inf: no limit), got {value}")
+        if value != math.inf and not 0 < value <= MAX_ATTENUATION_DB:
+            raise ValueError(f"attenuation_limit_db must be in (0, {MAX_ATTENUATION_DB:g}] dB, or math.inf for no limit, got {value:g}")
         self._attenuation_limit_db = value
         for denoiser in self._loaded():
             denoiser.attenuation_limit_db = None if math.isinf(value) else value
@@ -170,6 +184,13 @@ class VQDenoise:
     def model(self, value: str | os.PathLike | torch.nn.Module | None) -> None:
         source: str | Path | torch.nn.Module | None
         loaded: torch.nn.Module | None
+        if not (value is None or isinstance(value, (str, os.PathLike, torch.nn.Module))):
+            raise TypeError(
+                f"model must be a shipped model's name ({', '.join(map(repr, SHIPPED_MODELS))}), a path to a .safetensors "
+                f"file, a loaded torch.nn.Module, or None (chosen by the rate), got {value!r}"
+            )
+        if isinstance(value, (str, os.PathLike)) and not os.fspath(value):
+            raise ValueError("model must name a shipped model or a .safetensors file, got ''; pass model=None to let the rate choose")
         if isinstance(value, torch.nn.Module):
             source, loaded = value, value
             self._device = str(next(value.parameters()).device)  # a loaded model runs where it is
@@ -353,19 +374,39 @@ class VQDenoise:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_executor"] = None  # threads are not pickled; a new pool starts on the next call
+        del state["_busy"]
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._busy = threading.Lock()
 
     # -- processing ---------------------------------------------------------------------------
     def reset(self) -> None:
         """Clear the stream (buffered audio); parameters stay as they are."""
         self._stream = None
         self._stream_key = None
+        self._stream_layout = None
 
     def process(self, input_array: np.ndarray, sample_rate: float, buffer_size: int = BUFFER_SIZE, reset: bool = True) -> np.ndarray:
         """Denoise ``input_array`` at ``sample_rate``; see the class docstring for shapes and streaming.
 
         ``buffer_size`` is accepted for pedalboard's call contract; the output does not depend on it.
+        An instance is one stream: a call while another thread's call on it runs raises RuntimeError.
         """
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(
+                "this VQDenoise is processing in another thread; an instance is one stream (its state is the stream's): "
+                "give each thread its own instance, e.g. copy.deepcopy(effect)"
+            )
+        try:
+            return self._process(input_array, sample_rate, buffer_size, reset)
+        finally:
+            self._busy.release()
+
+    __call__ = process
+
+    def _process(self, input_array: np.ndarray, sample_rate: float, buffer_size: int, reset: bool) -> np.ndarray:
         rate = _check_rate(sample_rate)
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, numbers.Integral) or buffer_size < 1:
             raise ValueError(f"buffer_size must be a whole number of samples >= 1, got {buffer_size!r}")
@@ -378,11 +419,15 @@ class VQDenoise:
         audio = check_audio(input_array, "input", allow_empty=True)
         if audio.ndim not in (1, 2):
             raise ValueError(f"expected audio shaped (samples,) or (channels, samples), got {audio.ndim} dimensions")
-        hint = self._channels if self._channels is not None else None if reset or self._stream_key is None else self._stream_key[1]
-        channels_last = _channels_last(audio.shape, hint)
-        planar = audio.T if channels_last else audio if audio.ndim == 2 else audio[None]
         if audio.size == 0:
             return np.zeros(audio.shape, dtype)
+        key = None if reset else self._stream_key
+        if key is not None and self._channels in (None, key[1]):  # a stream goes on: its channels and layout hold
+            layout = Layout(key[1], "stream", self._stream_layout)
+        else:
+            layout = Layout(self._channels, "user" if self._channels is not None else "guess", None, first_of_stream=not reset)
+        channels_last = layout.channels_last(audio.shape)
+        planar = audio.T if channels_last else audio if audio.ndim == 2 else audio[None]
         if _forked_after_torch:
             raise RuntimeError(
                 "VQDenoise cannot run in a process forked after torch started its threads (it would hang); "
@@ -392,18 +437,22 @@ class VQDenoise:
         with _torch_threads(1), np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
             if reset:
                 if planar.shape[1] < self.shortest_input_at(rate):
-                    warnings.warn(short_input_message(planar.shape[1], rate, self.shortest_input_at(rate)), stacklevel=2)
+                    warnings.warn(short_input_message(planar.shape[1], rate, self.shortest_input_at(rate)), stacklevel=3)
                 out = stream.process_all(planar)
             else:
                 out = stream.push(planar)
+                if audio.ndim == 2:
+                    self._stream_layout = channels_last
         if not np.isfinite(out).all():
-            raise ValueError(
-                f"the output overflowed float32 (input peak {np.abs(audio).max():.3g}); scale the input into [-1, 1] first"
-            )
+            peak = float(np.abs(audio).max())
+            if peak <= 1.0:  # the input is in range: what broke is the model or the stage
+                raise ValueError(
+                    f"the output has NaN or Inf samples although the input peaks at {peak:.3g}: the model or high-band stage "
+                    "is broken (retrain or re-export it, or try high_band=None)"
+                )
+            raise ValueError(f"the output overflowed float32 (input peak {peak:.3g}); scale the input into [-1, 1] first")
         out = out.T if channels_last else out.reshape(audio.shape)
         return np.ascontiguousarray(out, dtype=dtype)
-
-    __call__ = process
 
     def _stream_for(self, rate: int, channels: int, fresh: bool) -> SegmentStream:
         key = (rate, channels)
@@ -468,25 +517,12 @@ def _torch_threads(count: int | None):
         torch.set_num_threads(before)
 
 
-def _channels_last(shape: tuple[int, ...], hint: int | None) -> bool:
-    """Whether a 2-D ``shape`` is ``(samples, channels)``: by the channel-count ``hint``, else the smaller dimension."""
-    if len(shape) == 1:
-        if hint not in (None, 1):
-            raise ValueError(f"got 1-D audio, but the stream has {hint} channels; pass (channels, samples)")
-        return False
-    if hint is not None:
-        if shape[0] == hint:
-            return False
-        if shape[1] == hint:
-            return True
-        raise ValueError(f"audio of shape {shape} has no dimension of {hint} channels (the stream's); call reset() first")
-    if shape[0] == shape[1] and shape[0] > 1:
-        raise ValueError(f"cannot tell channels from samples in a square array {shape}; pass (channels, samples) and set channels=")
-    return shape[1] < shape[0]
-
-
 def _stage_source(value: str | os.PathLike | HighBandNet | None) -> str | Path | HighBandNet | None:
     """A ``high_band`` value as kept: ``"default"`` (unless a file of that name is here), None, a stage, or a Path."""
+    if not (value is None or isinstance(value, (str, os.PathLike, HighBandNet))):
+        raise TypeError(f"high_band must be 'default', a path to a .safetensors stage, a loaded HighBandNet, or None (no stage), got {value!r}")
+    if isinstance(value, (str, os.PathLike)) and not os.fspath(value):
+        raise ValueError("high_band must be 'default', a .safetensors file or None, got ''; pass high_band=None for no stage")
     if value is None or isinstance(value, HighBandNet) or (isinstance(value, str) and value == "default" and not Path(value).exists()):
         return value
     return Path(value)

@@ -22,6 +22,7 @@ import soundfile as sf
 
 from vqdsp.atomic import atomic_write
 from vqdsp.audio.framing import flush_padding
+from vqdsp.audio.layout import GUESS_FROM_SAMPLES
 from vqdsp.audio.stft import check_audio, resample
 
 CHUNK_SECONDS = 10.0
@@ -127,8 +128,9 @@ def process_file(
     The output keeps the input's rate, channels, length and sample format (``subtype`` overrides
     it). The chain's latency is compensated, so the output lines up with the input; the stream is
     flushed with :func:`~vqdsp.audio.framing.flush_padding`, as a one-shot ``board(audio, rate)`` would be.
-    Every chunk handed to ``board`` is ``(channels, samples)`` with more samples than channels,
-    so its layout cannot be misread (a short end is pushed with the next chunk or the flush).
+    Every chunk handed to ``board`` is ``(channels, samples)`` with more samples than channels and than
+    :data:`~vqdsp.audio.layout.GUESS_FROM_SAMPLES`, so its layout cannot be misread (a short end is pushed
+    with the chunk before it or the flush).
     """
     source, target = Path(source), Path(target)
     if target.exists() and target.resolve() == source.resolve():
@@ -140,8 +142,10 @@ def process_file(
         if info.frames == 0:
             raise ValueError(f"{source} holds no audio (0 frames)")
         rate, channels = info.sample_rate, info.channels
+        check_writable(target, fmt, rate, channels)
         latency = board.latency_at(rate) if hasattr(board, "latency_at") else board.latency_samples
-        chunk = max(channels + 1, int(chunk_seconds * rate))
+        small = max(channels, GUESS_FROM_SAMPLES)  # a chunk this short could be read either way round
+        chunk = max(small + 1, int(chunk_seconds * rate))
         shortest = board.shortest_input_at(rate) if hasattr(board, "shortest_input_at") else 0
         if info.frames < shortest:
             from vqdsp.audio.effect import short_input_message
@@ -154,21 +158,24 @@ def process_file(
         def push(block: np.ndarray) -> np.ndarray:
             out = board(block, rate, reset=False)
             if not np.isfinite(out).all():
-                raise ValueError(f"processing {source} gave NaN or Inf samples; is the model file broken?")
+                raise ValueError(
+                    f"processing {source} gave NaN or Inf samples: an effect is unstable at {rate} Hz (a filter cutoff "
+                    f"above {rate / 2:g} Hz?) or the model file is broken"
+                )
             return out
 
         def write(tmp: Path) -> None:
             board.reset()
             with sf.SoundFile(tmp, "w", rate, channels, output_subtype(fmt, subtype or info.subtype), format=fmt) as out:
                 skip = latency
-                carry = np.zeros((channels, 0), np.float32)  # a whole file of <= channels frames waits for the flush
+                carry = np.zeros((channels, 0), np.float32)  # a whole file of <= `small` frames waits for the flush
                 recent = np.zeros((channels, 0), np.float32)  # the last input, to mirror at the end
                 block = checked(read(chunk))
                 while block.shape[1]:
                     following = checked(read(chunk))
-                    if 0 < following.shape[1] <= channels:
+                    if 0 < following.shape[1] <= small:
                         block, following = np.concatenate([block, following], axis=1), checked(read(chunk))
-                    if block.shape[1] <= channels:
+                    if block.shape[1] <= small:
                         carry = block
                     else:
                         skip = _write_after(out, push(block), skip)
@@ -198,6 +205,19 @@ def output_format(path: Path) -> str:
     if fmt not in sf.available_formats():
         raise ValueError(f"cannot write {path.suffix!r} files; use .wav, .flac, .ogg, .aiff or .mp3")
     return fmt
+
+
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def check_writable(path: Path, fmt: str, sample_rate: int, channels: int) -> None:
+    """A ValueError saying what to write instead when ``fmt`` cannot hold audio of this rate and channel count."""
+    if fmt == "MP3" and (sample_rate not in MP3_RATES or channels > 2):
+        rates = ", ".join(f"{r / 1000:g}" for r in MP3_RATES)
+        raise ValueError(
+            f"cannot write {path}: MP3 takes 1 or 2 channels at {rates} kHz, this audio is {channels} channel(s) at "
+            f"{sample_rate} Hz; write .wav or .flac instead"
+        )
 
 
 def output_subtype(fmt: str, subtype: str | None) -> str | None:

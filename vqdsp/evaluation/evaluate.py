@@ -41,6 +41,7 @@ LABELS = {"pesq": "PESQ", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "nsr": "NSR (
 BETTER = {"pesq": "↑", "stoi": "↑", "si_sdr": "↑", "nsr": "↓", "visqol": "↑", "lsd_above_8k": "↓", "residual_above_8k": "↓"}
 DIGITS = {"pesq": 2, "stoi": 3, "si_sdr": 1, "nsr": 1, "visqol": 2, "lsd_above_8k": 1, "residual_above_8k": 1}
 MAX_TALKER_FILES = 64
+MIN_SECONDS = 0.05  # shortest clean file scored: below it STOI has not one frame (PESQ then gives NaN, counted as skipped)
 CONDITION_TYPES = (*NOISE_TYPES, "reverb", "channel")
 """What a :class:`NoiseRecipe` may name: the synthetic noise types, ``music``, ``recorded``, ``reverb`` and ``channel``."""
 BABBLE_TALKERS = 4  # fixed, so the babble condition stays comparable between runs and with earlier reports
@@ -319,6 +320,9 @@ def evaluate(
             except ValueError as err:
                 notes.append(f"skipped {path}: {err}")
                 continue
+            if len(clean_audio) < MIN_SECONDS * sample_rate:  # too short for any score
+                notes.append(f"skipped {path}: {len(clean_audio) / sample_rate * 1000:.0f} ms, shorter than the {MIN_SECONDS:g} s the scores need")
+                continue
             for c, (kind, snr) in enumerate(conditions):
                 if paired is not None:
                     ref, mixture = clean_audio, paired
@@ -344,6 +348,11 @@ def evaluate(
                 if (k, c) in wanted:
                     _save_example(out_dir, f"{k:02d}_{_short(path.stem)}_{_condition_name(kind, snr)}", ref, mixture, outputs, sample_rate)
             fh.flush()
+    if not rows:  # nothing was scored: no report of n/a, an error that says why
+        partial.unlink()
+        skips = [n for n in notes if n.startswith("skipped")]
+        why = f"{len(skips)} skipped, the first: {skips[0]}" if skips else "no clean files"
+        raise ValueError(f"no file could be scored ({len(chosen)} tried, {why})")
     os.replace(partial, out_dir / "per_file.csv")
     notes += [f"{count} score(s) NaN: {message}" for message, count in caught_messages.items()]
     summary = summarize(rows, conditions, [s.name for s in systems], metrics_for_rate(sample_rate))

@@ -155,9 +155,9 @@ def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_
     if target.exists() and not overwrite:
         report.status = "skipped"
         return report
-    target.parent.mkdir(parents=True, exist_ok=True)
     processed, staged = records.temporary(target, "processing.w64"), records.temporary(target, "out" + target.suffix)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # a read-only sub-folder fails this file, not the batch
         measured = measure_file(source, chunk_seconds)
         report.duration_s = measured.duration_s
         report.input_lufs, report.input_true_peak_dbtp, report.input_sample_peak_dbfs = (

@@ -38,6 +38,7 @@ from typing import Any
 import pedalboard
 
 from vqdsp.audio.chain import Pedalboard
+from vqdsp.checks import BadValue, real
 from vqdsp.mastering.limiter import RELEASE_MS
 
 BUILTIN: dict[str, str] = {
@@ -71,6 +72,16 @@ release_ms = 150.0
 # pedalboard classes that are containers or load third-party plugins, not effects with parameters.
 _NOT_EFFECTS = {"Plugin", "PluginContainer", "Pedalboard", "Chain", "Mix", "ExternalPlugin", "VST3Plugin", "AudioUnitPlugin"}
 _VQDENOISE_PARAMETERS = ("attenuation_limit_db", "mix", "model", "device", "threads", "channel_mode", "high_band")
+LUFS_RANGE = (-70.0, 0.0)  # BS.1770's absolute gate is -70 LUFS: a quieter target gives silence
+TRUE_PEAK_RANGE = (-60.0, 0.0)
+MAX_GAIN_RANGE = (0.0, 120.0)
+PARAMETER_RANGES: dict[str, tuple[float, float]] = {
+    "_db": (-120.0, 60.0), "_hz": (1e-3, 192000.0), "_ms": (0.0, 60000.0), "_seconds": (0.0, 60.0),
+    "target_sample_rate": (1000.0, 384000.0), "q": (1e-3, 100.0), "semitones": (-72.0, 72.0), "bit_depth": (1.0, 32.0),
+    "vbr_quality": (0.0, 10.0), "mix": (0.0, 1.0),
+}
+"""Sane ranges of pedalboard's float parameters, by name or name ending: outside them an effect gives
+silence, NaN or an empty file (``Gain gain_db = 1000``, ``Resample target_sample_rate = 1``)."""
 
 
 class PresetError(ValueError):
@@ -161,18 +172,20 @@ def parse_preset(text: str, default_name: str, base_dir: Path | None = None, sou
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise PresetError(f"{source} is not valid TOML: {err}") from err
+    except RecursionError as err:
+        raise PresetError(f"{source} is nested too deeply to be a preset; write [loudness] and [[effects]] tables") from err
     _check_keys(doc, {"name", "description", "loudness", "effects"}, f"{source}")
     loudness = doc.get("loudness", {})
     if not isinstance(loudness, dict):
         raise PresetError(f"{source}: [loudness] must be a table with target_lufs, true_peak_dbtp and max_gain_db")
     _check_keys(loudness, {"target_lufs", "true_peak_dbtp", "max_gain_db", "limiter", "limiter_release_ms"}, f"{source} [loudness]")
-    target = _number(loudness.get("target_lufs"), f"{source} [loudness] target_lufs", upper=0.0)
-    ceiling = _number(loudness.get("true_peak_dbtp"), f"{source} [loudness] true_peak_dbtp", upper=0.0)
-    max_gain = _number(loudness.get("max_gain_db"), f"{source} [loudness] max_gain_db", upper=120.0, lower=0.0)
+    target = _number(loudness.get("target_lufs"), f"{source} [loudness] target_lufs", *LUFS_RANGE)
+    ceiling = _number(loudness.get("true_peak_dbtp"), f"{source} [loudness] true_peak_dbtp", *TRUE_PEAK_RANGE)
+    max_gain = _number(loudness.get("max_gain_db"), f"{source} [loudness] max_gain_db", *MAX_GAIN_RANGE)
     limiter = loudness.get("limiter", True)
     if not isinstance(limiter, bool):
         raise PresetError(f"{source} [loudness] limiter must be true or false, got {limiter!r}")
-    release = _number(loudness.get("limiter_release_ms", RELEASE_MS), f"{source} [loudness] limiter_release_ms", upper=5000.0, lower=1.0)
+    release = _number(loudness.get("limiter_release_ms", RELEASE_MS), f"{source} [loudness] limiter_release_ms", 1.0, 5000.0)
     effects = doc.get("effects", [])
     if not isinstance(effects, list) or not all(isinstance(e, dict) for e in effects):
         raise PresetError(f"{source}: effects are written as [[effects]] tables, each with a name")
@@ -186,13 +199,28 @@ def _check_keys(table: dict, allowed: set[str], where: str) -> None:
             raise PresetError(f"{where}: unknown key {key!r}{_did_you_mean(key, allowed)}; expected {', '.join(sorted(allowed))}")
 
 
-def _number(value: Any, where: str, upper: float, lower: float = -math.inf) -> float | None:
+def _number(value: Any, where: str, lower: float, upper: float) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not lower <= value <= upper:
-        bounds = f"<= {upper:g}" if lower == -math.inf else f"in [{lower:g}, {upper:g}]"
-        raise PresetError(f"{where} must be a number {bounds}, got {value!r}")
-    return float(value)
+    try:
+        return real(value, where, lower, upper)
+    except BadValue as err:
+        raise PresetError(str(err)) from None
+
+
+def _check_parameter(effect: str, key: str, type_name: str, value: Any, where: str) -> None:
+    """Refuse a value of the wrong type, NaN/Inf, or outside :data:`PARAMETER_RANGES` before pedalboard sees it."""
+    if type_name == "bool" and not isinstance(value, bool):
+        raise PresetError(f"{where} ({effect}) {key} must be true or false, got {value!r}")
+    if type_name not in ("float", "Optional[float]"):
+        return
+    name = f"{where} ({effect}) {key}"
+    low, high = next((r for end, r in PARAMETER_RANGES.items() if key == end or (end.startswith("_") and key.endswith(end))),
+                     (-math.inf, math.inf))
+    try:
+        real(value, name, low, high)
+    except BadValue as err:
+        raise PresetError(str(err)) from None
 
 
 def _did_you_mean(word: str, choices) -> str:
@@ -210,12 +238,13 @@ def _effect_spec(table: dict, index: int, source: str, base_dir: Path | None) ->
     if name not in names:
         raise PresetError(f"{where}: unknown effect {name!r}{_did_you_mean(name, names)}; known: {', '.join(names)}")
     known = effect_parameters(name)
-    for key in params:
+    for key, value in params.items():
         if key not in known:
             raise PresetError(
                 f"{where} ({name}): unknown parameter {key!r}{_did_you_mean(key, known)}; "
                 f"{name} takes {', '.join(known) or 'no parameters'}"
             )
+        _check_parameter(name, key, known[key], value, where)
     model = params.get("model")
     if name == "VQDenoise" and isinstance(model, str) and base_dir is not None:
         from vqdsp.model.checkpoint import SHIPPED_MODELS

@@ -19,58 +19,22 @@ import hashlib
 import json
 import math
 import os
-import re
-import socket
+import shutil
 from pathlib import Path
 from typing import Any
 
-TMP_TAG = ".vqdsp-tmp-"
+from vqdsp.atomic import TMP_TAG, clean_stale, temporary
+
+__all__ = ["RECORDS_DIR", "TMP_TAG", "OutputError", "check_output_dir", "clean_stale", "folder_problem", "json_ready",
+           "read_records", "record_path", "temporary", "write_record", "write_text"]
+
 RECORDS_DIR = ".vqdsp-master"
-_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
-_TMP_NAME = re.compile(re.escape(TMP_TAG) + r"([A-Za-z0-9]*)-(\d+)\.")
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 class OutputError(ValueError):
     """The output folder cannot be written: full, read-only or not ours. The message names the folder."""
-
-
-# -- temporaries ----------------------------------------------------------------------------------
-def temporary(path: str | os.PathLike, what: str) -> Path:
-    """A hidden temporary beside ``path`` owned by this process; ``what`` ends with the suffix it needs."""
-    path = Path(path)
-    return path.with_name(f".{path.name}{TMP_TAG}{_HOST}-{os.getpid()}.{what}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def clean_stale(folders: set[Path]) -> int:
-    """Remove the temporaries that processes now dead (on this host) left in ``folders``; returns how many."""
-    removed = 0
-    for folder in folders:
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:  # not created yet, or unreadable: nothing of ours there
-            continue
-        for entry in entries:
-            match = _TMP_NAME.search(entry.name)
-            if not entry.name.startswith(".") or not match or match.group(1) != _HOST or _alive(int(match.group(2))):
-                continue
-            try:
-                os.unlink(entry.path)
-                removed += 1
-            except FileNotFoundError:  # a concurrent rerun cleaned it first
-                pass
-    return removed
 
 
 # -- per-file records ------------------------------------------------------------------------------
@@ -87,20 +51,28 @@ def json_ready(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_record(path: str | os.PathLike, row: dict[str, Any]) -> None:
-    """Write one file's report ``row`` to ``path`` atomically (readers see the old record or the new one)."""
+    """Write one file's report ``row`` to ``path`` (from :func:`record_path`) atomically (readers see the old
+    record or the new one). The output is kept as its path under the output folder too (``key``), so the
+    record stays true when the folder is copied or moved."""
     path = Path(path)
-    write_text(path, json.dumps(json_ready(row), allow_nan=False) + "\n")
+    out, target = path.parent.parent.resolve(), Path(row["output"]).resolve()
+    key = {"key": target.relative_to(out).as_posix()} if target.is_relative_to(out) else {}
+    write_text(path, json.dumps(json_ready({**row, **key}), allow_nan=False) + "\n")
 
 
 def read_records(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every record under ``output_dir`` (unreadable ones, e.g. from an older version, are ignored)."""
+    """Every record under ``output_dir``, its ``output`` under ``output_dir`` as it is now (where the record
+    was written in a folder since copied or moved); unreadable ones, e.g. from an older version, are ignored."""
+    out = Path(output_dir).resolve()
     rows = []
-    for path in sorted((Path(output_dir) / RECORDS_DIR).glob("*.json")):
+    for path in sorted((out / RECORDS_DIR).glob("*.json")):
         try:
             row = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if isinstance(row, dict) and isinstance(row.get("output"), str):
+            if isinstance(row.get("key"), str) and not Path(row["key"]).is_absolute() and ".." not in Path(row["key"]).parts:
+                row["output"] = str(out / row.pop("key"))
             rows.append(row)
     return rows
 
@@ -131,7 +103,21 @@ def folder_problem(folder: Path, err: BaseException | None = None) -> str | None
         return f"no space left on {folder}"
     if code in _NO_WRITE:
         return f"cannot write to {folder} (read-only or no permission)"
+    if err is not None and str(err).strip() == "System error.":  # libsndfile's only word for a failed write
+        free = _free_bytes(folder)  # a small probe may still fit where the write that failed did not
+        if free is not None and free < NEARLY_FULL:
+            return f"no space left on {folder} ({free / 2**20:.1f} MiB free)"
     return None
+
+
+NEARLY_FULL = 16 << 20  # bytes: less free than this after a failed write is why it failed
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 def _probe(folder: Path) -> int | None:

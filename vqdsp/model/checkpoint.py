@@ -144,11 +144,11 @@ def check_weights(path: str | os.PathLike, config: ModelConfig) -> None:
         file_shape, file_dtype = found[name]
         if file_shape != shape:
             raise CheckpointError(f"{where}: {name} is {list(file_shape)} in the file, the config needs {list(shape)}")
-        wanted = _FLOAT_DTYPES if dtype.is_floating_point else {_SAFETENSORS_DTYPES.get(dtype)}
+        wanted = FLOAT_DTYPES if dtype.is_floating_point else {_SAFETENSORS_DTYPES.get(dtype)}
         if file_dtype not in wanted:
             kind = "a float dtype (F32, F16, BF16, F64)" if dtype.is_floating_point else str(dtype)
             raise CheckpointError(f"{path}: {name} is stored as {file_dtype}, expected {kind}")
 
 
-_FLOAT_DTYPES = {"F32", "F16", "BF16", "F64"}
+FLOAT_DTYPES = {"F32", "F16", "BF16", "F64"}
 _SAFETENSORS_DTYPES = {torch.bool: "BOOL", torch.int64: "I64", torch.int32: "I32", torch.float32: "F32"}

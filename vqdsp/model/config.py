@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
+
+from vqdsp.checks import BadValue, real, whole
 
 SEED_HOP = 31  # the seed's hop at 8 kHz (519 - 488), in samples
 
@@ -42,6 +42,7 @@ class StftConfig:
             raise ValueError("segment_overlap must be in [0, segment_samples / 2)")
         if self.log_floor <= 0:
             raise ValueError("log_floor must be positive")
+        check_window(self.window, self.nperseg)
 
     @classmethod
     def seed_grid(cls, sample_rate: int = 8000, nperseg: int = 519) -> StftConfig:
@@ -110,6 +111,14 @@ class ModelConfig:
             raise ValueError("ema_decay must be in [0, 1)")
         if isinstance(self.stft, dict):
             object.__setattr__(self, "stft", StftConfig(**self.stft))
+        stft = self.stft
+        if stft.segment_samples < stft.nperseg:
+            raise BadValue("stft.segment_samples", stft.segment_samples,
+                           f"at least stft.nperseg ({stft.nperseg}): a model segment holds whole analysis windows")
+        if stft.segment_samples // stft.hop < self.downsampling:
+            raise BadValue("stft.segment_samples", self.stft.segment_samples,
+                           f"at least {self.downsampling * self.stft.hop} ({self.downsampling} frames of hop {self.stft.hop}: "
+                           "the U-Net halves the spectrogram that often)")
 
     @property
     def codebook_dim(self) -> int:
@@ -155,18 +164,11 @@ MAX_ATTENUATION_DB = 200.0  # deeper than any float32 spectrum can show
 
 
 def _integer(value: Any, name: str, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not low <= int(value) <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    whole(value, name, low, high)
 
 
 def _real(value: Any, name: str, low: float, high: float, low_open: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    number = float(value)
-    if number < low or number > high or (low_open and number == low):
-        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}], got {value:g}")
+    real(value, name, low, high, low_open=low_open)
 
 
 def check_model_values(cfg: ModelConfig) -> None:
@@ -206,5 +208,21 @@ def check_stft_values(cfg: StftConfig) -> None:
     _integer(cfg.segment_samples, "stft.segment_samples", 1, MAX_SEGMENT_SAMPLES)
     _integer(cfg.segment_overlap, "stft.segment_overlap", 0, MAX_SEGMENT_SAMPLES)
     _real(cfg.log_floor, "stft.log_floor", 0.0, 1.0, low_open=True)
-    if not isinstance(cfg.window, str) or not cfg.window:
-        raise ValueError(f"stft.window must be a window name such as 'hann', got {cfg.window!r}")
+
+
+KNOWN_WINDOWS = ("hann", "hamming", "blackman", "boxcar")  # checked without importing scipy (the CLI's --help stays light)
+
+
+def check_window(window: Any, nperseg: int) -> None:
+    """Raise :class:`BadValue` unless ``window`` is a window name ``scipy.signal.get_window`` makes."""
+    if window in KNOWN_WINDOWS:
+        return
+    expected = "a window name of scipy.signal.get_window, e.g. 'hann'"
+    if not isinstance(window, str) or not window:
+        raise BadValue("stft.window", window, expected)
+    from scipy.signal import get_window
+
+    try:
+        get_window(window, nperseg)
+    except (ValueError, TypeError) as err:
+        raise BadValue("stft.window", window, expected) from err

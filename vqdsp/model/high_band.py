@@ -19,14 +19,12 @@ stage and the model both find speech and is attenuated as one elsewhere. Audio a
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import torch
@@ -35,90 +33,19 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from vqdsp.atomic import atomic_write
-from vqdsp.model.checkpoint import read_config
+from vqdsp.model.checkpoint import FLOAT_DTYPES, read_config
 from vqdsp.model.config import StftConfig
+from vqdsp.model.high_band_config import HighBandConfig as HighBandConfig  # re-exported: the stage and its config go together
 
 HIGH_BAND_FORMAT = "vqdsp-high-band/1"
 MODELS_DIR = Path(__file__).parents[1] / "models"
 SHIPPED_HIGH_BAND = MODELS_DIR / "high_band.safetensors"
 BASELINE_FROM = 0.5  # the old rule: the model's gain from this fraction of its Nyquist up, averaged
+MAX_WEIGHT = 1e4  # no trained stage comes near: larger weights are a broken file (and overflow float32 at run time)
 
 
 class HighBandError(ValueError):
     """A file that is not a vqdsp high-band stage, or one that does not fit its config or the model."""
-
-
-@dataclass(frozen=True)
-class HighBandConfig:
-    """Sizes of the high-band stage and the 8 kHz model transform it was trained with.
-
-    Args:
-        model_stft: the transform of the model whose gain the stage reads.
-        crossover: where the stage takes over, as a fraction of the model's Nyquist (the split:
-            3.8 kHz for 0.95 at 8 kHz). The model's last bins, at the edge of the anti-aliasing
-            filter of its training speech, are barely trained and cut a notch at its Nyquist; the
-            stage's gains replace them.
-        bands: ERB-spaced bands between the split and ``top_hz``, each with its own gain.
-        low_bands: ERB-spaced bands below the split that the inputs are pooled into.
-        top_hz: upper edge of the learned bands; above it the top band's gain is held.
-        channels: width of the temporal convolutions.
-        kernel: frames seen by each convolution (odd).
-        layers: convolutions before the output layer.
-        max_attenuation_db: the deepest gain the stage gives.
-    """
-
-    model_stft: StftConfig = field(default_factory=StftConfig)
-    crossover: float = 0.95
-    bands: int = 8
-    low_bands: int = 8
-    top_hz: float = 8000.0
-    channels: int = 32
-    kernel: int = 5
-    layers: int = 3
-    max_attenuation_db: float = 60.0
-
-    def __post_init__(self) -> None:
-        for name in ("bands", "low_bands", "channels", "kernel", "layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-        if self.kernel % 2 == 0:
-            raise ValueError(f"kernel must be odd (frames centred on each frame), got {self.kernel}")
-        if not 0.5 <= self.crossover <= 1.0:
-            raise ValueError(f"crossover must be between 0.5 and 1 (of the model's Nyquist), got {self.crossover}")
-        if not self.top_hz > self.split_hz:
-            raise ValueError(f"top_hz must lie above the split {self.split_hz:g} Hz, got {self.top_hz}")
-        if not self.max_attenuation_db > 0:
-            raise ValueError(f"max_attenuation_db must be > 0, got {self.max_attenuation_db}")
-
-    @property
-    def split_hz(self) -> float:
-        """Below this the model's own gain is used, above it the stage's."""
-        return self.crossover * self.model_stft.sample_rate / 2
-
-    @property
-    def min_sample_rate(self) -> int:
-        """Audio below this rate keeps the old rule: its band above the split does not reach ``top_hz``."""
-        return math.ceil(2 * self.top_hz)
-
-    @property
-    def inputs(self) -> int:
-        return 2 * self.low_bands + self.bands
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: Any) -> HighBandConfig:
-        if not isinstance(data, dict):
-            raise ValueError(f"a high-band config is a JSON object, got {type(data).__name__}")
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown high-band config keys {sorted(unknown)}")
-        values = dict(data)
-        if "model_stft" in values:
-            values["model_stft"] = StftConfig(**values["model_stft"])
-        return cls(**values)
 
 
 def erb_edges(low_hz: float, high_hz: float, count: int) -> np.ndarray:
@@ -307,18 +234,31 @@ def load_high_band(path: str | os.PathLike | None = None, model_stft: StftConfig
             f"{path} was trained for a model with transform {config.model_stft}, this model has {model_stft}; "
             "train a high-band stage for it (vqdsp train-high-band) or pass high_band=None"
         )
-    net = HighBandNet(config)
+    with torch.device("meta"):  # the shapes the config needs, with no memory: a config that disagrees is refused first
+        expected = {k: tuple(v.shape) for k, v in HighBandNet(config).state_dict().items()}
     try:
         with safe_open(str(path), framework="pt") as f:
             if (f.metadata() or {}).get("format") != HIGH_BAND_FORMAT:
                 raise HighBandError(f"{path} is not a vqdsp high-band stage (format {HIGH_BAND_FORMAT!r} missing)")
+            found = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+            for name in f.keys():  # from the header: a stage's weights are all float; an int or bool one is no stage
+                if (dtype := f.get_slice(name).get_dtype()) not in FLOAT_DTYPES:
+                    raise HighBandError(f"{path}: {name} is stored as {dtype}, expected a float dtype (F32, F16, BF16, F64)")
+        if found != expected:
+            wrong = sorted(set(found) ^ set(expected)) or sorted(k for k in expected if found[k] != expected[k])
+            raise HighBandError(f"{path} does not match its config {cfg_file.name}: {', '.join(wrong[:5])} differ")
         state = load_file(str(path))
     except (SafetensorError, OSError) as err:
         raise HighBandError(f"{path} is not a readable safetensors file: {err}") from err
+    net = HighBandNet(config)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise HighBandError(f"{path} does not match its config {cfg_file.name}: {err}") from err
     if not all(torch.isfinite(t).all() for t in state.values()):
         raise HighBandError(f"{path} holds NaN or Inf weights; retrain or re-export it")
+    largest = max((float(t.abs().max()) for t in state.values() if t.numel()), default=0.0)
+    if largest > MAX_WEIGHT:
+        raise HighBandError(f"{path} holds a weight of magnitude {largest:.3g} (a trained stage stays below {MAX_WEIGHT:g}): "
+                            "the file is broken; retrain or re-export it")
     return net.eval()

@@ -64,15 +64,18 @@ def load_corpus(
         held_out = sorted(rng.choice(names, size=count, replace=False).tolist())
     corpus = Corpus([], [], [n for n in names if n not in held_out], held_out)
     files = [(name, path) for name in names for path in speakers[name]]
+    unreadable: list[str] = []
     for name, path in tqdm(files, desc="reading corpus", unit="file", leave=False):
         try:
             audio = read_mono(path, sample_rate)
-        except ValueError:
+        except ValueError as err:
+            unreadable.append(str(err))
             continue
         if len(audio) and rms(audio) >= min_rms:
             (corpus.validation if name in held_out else corpus.train).append(audio)
     if not corpus.train:
-        raise ValueError("no training speech left after the validation split")
+        why = f"; {len(unreadable)} of {len(files)} files could not be read (first: {unreadable[0]})" if unreadable else ""
+        raise ValueError(f"no training speech left after the validation split (speakers {', '.join(corpus.train_speakers)}){why}")
     return corpus
 
 

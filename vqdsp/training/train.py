@@ -253,6 +253,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
         out.mkdir(parents=True, exist_ok=True)
         if ckpt.exists() and not resume:
             raise FileExistsError(f"{out} already holds a run; pass --resume (Python: resume=True) to continue it, or choose another -o")
+        if resume and not ckpt.exists():  # resuming nothing would silently start afresh
+            raise FileNotFoundError(f"no checkpoint in {out} to resume; check -o/--out, or drop --resume to start a new run")
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=1))
 
     corpus = load_corpus(cfg.data, model_cfg.stft.sample_rate, cfg.validation_speakers, seed=cfg.seed)
