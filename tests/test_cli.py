@@ -255,7 +255,7 @@ def test_no_module_imports_the_cli() -> None:
     """The command imports the library, never the other way round (no import cycle)."""
     package = Path(vqdsp.__file__).parent
     for path in package.rglob("*.py"):
-        if path.name in ("cli.py", "__main__.py"):
+        if path.name == "__main__.py" or path.parent.name == "cli":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
