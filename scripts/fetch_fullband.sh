@@ -14,17 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/corpus_env.sh"  # repo, python, data
 packages=(hedgewars-data klettres-data ktuberling-data alsa-utils)
 mkdir -p "$data/debs" "$data/fullband-raw" "$data/fullband-speakers"
-cd "$data/debs"
-for p in "${packages[@]}"; do
-  ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "$p" || {
-    echo "could not download $p (try 'apt-get update' first)" >&2; exit 1; }
-done
-for p in "${packages[@]}"; do  # extracted beside it first: a cut run leaves no half folder behind
-  [ -d "$data/fullband-raw/$p" ] && continue
-  rm -rf "$data/fullband-raw/.$p.partial"
-  dpkg -x "$(ls "${p}"_*.deb | head -n 1)" "$data/fullband-raw/.$p.partial"
-  mv "$data/fullband-raw/.$p.partial" "$data/fullband-raw/$p"
-done
+fetch_packages "$data/fullband-raw" "${packages[@]}"
 speakers=$data/fullband-speakers
 voice() { ln -sfn "$(realpath "$1")" "$speakers/$2"; }
 for d in "$data/fullband-raw/hedgewars-data/usr/share/games/hedgewars/Data/Sounds/voices"/*/; do

@@ -14,17 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/corpus_env.sh"  # repo, python, data
 packages=(supertux-data extremetuxracer-data frozen-bubble-data chromium-bsu-data pingus-data)
 mkdir -p "$data/debs" "$data/noise-raw" "$data/train-noise" "$data/train-music"
-cd "$data/debs"
-for p in "${packages[@]}"; do
-  ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "$p" || {
-    echo "could not download $p (try 'apt-get update' first)" >&2; exit 1; }
-done
-for p in "${packages[@]}"; do  # extracted beside it first: a cut run leaves no half folder behind
-  [ -d "$data/noise-raw/$p" ] && continue
-  rm -rf "$data/noise-raw/.$p.partial"
-  dpkg -x "$(ls "${p}"_*.deb | head -n 1)" "$data/noise-raw/.$p.partial"
-  mv "$data/noise-raw/.$p.partial" "$data/noise-raw/$p"
-done
+fetch_packages "$data/noise-raw" "${packages[@]}"
 raw=$data/noise-raw
 link() { for f in "$@"; do [ -f "$f" ] && ln -sfn "$(realpath "$f")" "$dest/$(basename "$(dirname "$f")")-$(basename "$f")"; done; }
 dest=$data/train-noise

@@ -22,7 +22,7 @@ from vqdsp.audio.stft import stft
 from vqdsp.model.config import StftConfig
 from vqdsp.model.high_band import HIGH_BAND_FORMAT, HighBandError, HighBandNet, load_high_band, save_high_band
 
-from utils import wideband_speech_like
+from utils import wideband_speech_like, with_changes
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -74,16 +74,7 @@ def _loads_or_refuses(path: Path) -> None:
 def test_a_tampered_stage_config_loads_or_is_refused(saved: Path, changes: dict) -> None:
     path = _copy(saved)
     try:
-        cfg = json.loads(path.with_suffix(".json").read_text())
-        for key, value in changes.items():
-            *parents, leaf = key.split(".")
-            target = cfg
-            for parent in parents:
-                target = target[parent] if isinstance(target.get(parent), dict) else target.setdefault(parent, {})
-                if not isinstance(target, dict):
-                    break
-            else:
-                target[leaf] = value
+        cfg = with_changes(json.loads(path.with_suffix(".json").read_text()), changes)
         path.with_suffix(".json").write_text(json.dumps(cfg))
         _loads_or_refuses(path)
     finally:

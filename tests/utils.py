@@ -58,3 +58,17 @@ def band_energies_db(audio: np.ndarray, rate: int, edges: np.ndarray) -> np.ndar
     freqs = np.fft.rfftfreq(len(audio), 1 / rate)
     power = np.abs(np.fft.rfft(audio)) ** 2
     return np.array([10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() + 1e-20) for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
+
+
+def with_changes(cfg: dict, changes: dict) -> dict:
+    """``cfg`` (a config's JSON) with ``changes`` by dotted key (``"stft.window"``) written in; a key under a non-table is skipped."""
+    for key, value in changes.items():
+        *parents, leaf = key.split(".")
+        target = cfg
+        for parent in parents:
+            target = target[parent] if isinstance(target.get(parent), dict) else target.setdefault(parent, {})
+            if not isinstance(target, dict):
+                break
+        else:
+            target[leaf] = value
+    return cfg
