@@ -4,7 +4,7 @@ Each file goes: input measured (an unreadable file fails here, before anything i
 streamed through the preset's chain into a hidden 32-bit float temporary file beside the
 output -> that file measured (BS.1770 loudness, 4x true peak) -> streamed again with the gain
 that reaches the loudness target, through the true-peak limiter where a peak would pass the
-ceiling (:func:`level_file`), into the output, written to a temporary file and renamed into
+ceiling (:func:`~vqdsp.mastering.leveling.level_file`), into the output, written to a temporary file and renamed into
 place -> the output measured for the report. Memory is
 bounded by the chunk size at every step; inputs are only ever read.
 
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from vqdsp.mastering import records
-from vqdsp.mastering.limiter import MARGIN_DB as LIMITER_MARGIN_DB
+from vqdsp.mastering.leveling import LEVEL_TOLERANCE_LU, level_file
 from vqdsp.mastering.presets import Preset
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
@@ -168,7 +168,10 @@ def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_
         with open_audio(source) as (info, _):
             subtype = job.subtype or info.subtype
         process_file(board, source, processed, overwrite=True, subtype="FLOAT", chunk_seconds=chunk_seconds)
-        result = level_file(processed, staged, preset, subtype, report, chunk_seconds)
+        levelled = level_file(processed, staged, preset, subtype, chunk_seconds)
+        result = levelled.output
+        report.gain_db, report.peak_limited, report.gain_limited = levelled.gain_db, levelled.peak_limited, levelled.gain_limited
+        report.limiter_max_reduction_db, report.limited_percent = levelled.limiter_max_reduction_db, levelled.limited_percent
         report.output_lufs, report.output_true_peak_dbtp, report.output_sample_peak_dbfs = (
             result.integrated_lufs, result.true_peak_dbtp, result.sample_peak_dbfs
         )
@@ -191,51 +194,6 @@ def master_file(job: Job, board, preset: Preset, overwrite: bool = False, chunk_
         processed.unlink(missing_ok=True)
         staged.unlink(missing_ok=True)
     return report
-
-
-LEVEL_TOLERANCE_LU = 0.1  # how close to the target a limited file is brought
-LEVEL_PASSES = 4  # gain passes at most: the first, then corrections for what the limiter took
-
-
-def level_file(processed: Path, staged: Path, preset: Preset, subtype: str | None, report: FileReport, chunk_seconds: float):
-    """Write ``processed`` at the preset's loudness into ``staged``; returns the output's measurement.
-
-    Without a limiter (or when no peak would pass the ceiling) this is one gain pass. With one, the
-    limiter takes a little loudness from the peaks it lowers, so the gain is raised by what is
-    missing and the pass rerun (at most :data:`LEVEL_PASSES`, never over ``max_gain_db``), until
-    the output is within :data:`LEVEL_TOLERANCE_LU` of the target. A limited output whose true
-    peak still ends up over the ceiling (a rounding case) is turned down by the excess.
-    """
-    from vqdsp.audio.files import open_audio
-    from vqdsp.mastering.limiter import TruePeakLimiter
-    from vqdsp.mastering.loudness import apply_gain_file, measure_file, normalisation_gain
-
-    with open_audio(processed) as (info, _):
-        rate, channels = info.sample_rate, info.channels
-    measured = measure_file(processed, chunk_seconds)
-    ceiling, target = preset.true_peak_dbtp, preset.target_lufs
-    limit = preset.limiter and ceiling is not None
-    norm = normalisation_gain(measured, target, ceiling, preset.max_gain_db, limiter=limit)
-    report.gain_db, report.peak_limited, report.gain_limited = norm.gain_db, norm.peak_limited, norm.gain_limited
-    gain, max_gain = norm.gain_db, math.inf if preset.max_gain_db is None else preset.max_gain_db
-    if ceiling is None or not limit or measured.true_peak_dbtp + gain <= ceiling - LIMITER_MARGIN_DB:
-        apply_gain_file(processed, staged, gain, subtype, chunk_seconds)  # nothing to limit: gain only
-        report.limiter_max_reduction_db = report.limited_percent = 0.0 if limit else None
-        return measure_file(staged, chunk_seconds)
-    for _ in range(LEVEL_PASSES):
-        limiter = TruePeakLimiter(rate, channels, ceiling, release_ms=preset.limiter_release_ms)
-        apply_gain_file(processed, staged, gain, subtype, chunk_seconds, limiter=limiter)
-        result = measure_file(staged, chunk_seconds)
-        report.gain_db, report.gain_limited = gain, gain >= max_gain
-        report.limiter_max_reduction_db, report.limited_percent = limiter.max_reduction_db, 100.0 * limiter.limited_fraction
-        if result.true_peak_dbtp > ceiling:
-            gain -= result.true_peak_dbtp - ceiling
-            continue
-        short = target - result.integrated_lufs if target is not None and math.isfinite(result.integrated_lufs) else 0.0
-        if short <= LEVEL_TOLERANCE_LU or gain >= max_gain:
-            break
-        gain = min(gain + short, max_gain)
-    return result
 
 
 # -- backends --------------------------------------------------------------------------------------
