@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from vqdsp.model.checkpoint import CheckpointError, load_model, save_model
 from vqdsp.model.unet import SEUNet
 
-from utils import TINY, with_changes
+from utils import TINY, copy_with_config, with_changes
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -42,13 +42,6 @@ def saved() -> Path:
     shutil.rmtree(folder)
 
 
-def _copy(saved: Path) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="vqdsp-fuzz-", dir=saved.parent))
-    for path in (saved, saved.with_suffix(".json")):
-        shutil.copy(path, folder / path.name)
-    return folder / saved.name
-
-
 def _loads_or_refuses(path: Path) -> None:
     try:
         model = load_model(path)
@@ -64,7 +57,7 @@ def _loads_or_refuses(path: Path) -> None:
 @FUZZ
 @given(changes=st.dictionaries(st.sampled_from(KEYS), VALUES, min_size=1, max_size=3))
 def test_a_tampered_config_loads_or_is_refused(saved: Path, changes: dict) -> None:
-    path = _copy(saved)
+    path = copy_with_config(saved)
     try:
         cfg = with_changes(json.loads(path.with_suffix(".json").read_text()), changes)
         path.with_suffix(".json").write_text(json.dumps(cfg))
@@ -76,7 +69,7 @@ def test_a_tampered_config_loads_or_is_refused(saved: Path, changes: dict) -> No
 @FUZZ
 @given(data=st.data())
 def test_corrupt_weight_files_load_or_are_refused(saved: Path, data: st.DataObject) -> None:
-    path = _copy(saved)
+    path = copy_with_config(saved)
     try:
         raw = bytearray(path.read_bytes())
         how = data.draw(st.sampled_from(["flip", "truncate", "header", "nan"]))
@@ -100,7 +93,7 @@ def test_corrupt_weight_files_load_or_are_refused(saved: Path, data: st.DataObje
 
 
 def test_nested_json_bombs_are_refused(saved: Path) -> None:
-    path = _copy(saved)
+    path = copy_with_config(saved)
     try:
         for depth in (50, 5_000, 200_000):
             path.with_suffix(".json").write_text('{"stft": ' + "[" * depth + "]" * depth + "}")

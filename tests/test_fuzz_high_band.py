@@ -22,7 +22,7 @@ from vqdsp.audio.stft import stft
 from vqdsp.model.config import StftConfig
 from vqdsp.model.high_band import HIGH_BAND_FORMAT, HighBandError, HighBandNet, load_high_band, save_high_band
 
-from utils import wideband_speech_like, with_changes
+from utils import copy_with_config, wideband_speech_like, with_changes
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -47,13 +47,6 @@ def saved() -> Iterator[Path]:
     shutil.rmtree(folder)
 
 
-def _copy(saved: Path) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="vqdsp-fuzz-", dir=saved.parent))
-    for path in (saved, saved.with_suffix(".json")):
-        shutil.copy(path, folder / path.name)
-    return folder / saved.name
-
-
 def _loads_or_refuses(path: Path) -> None:
     try:
         stage = load_high_band(path)
@@ -72,7 +65,7 @@ def _loads_or_refuses(path: Path) -> None:
 @FUZZ
 @given(changes=st.dictionaries(st.sampled_from(KEYS), VALUES, min_size=1, max_size=3))
 def test_a_tampered_stage_config_loads_or_is_refused(saved: Path, changes: dict) -> None:
-    path = _copy(saved)
+    path = copy_with_config(saved)
     try:
         cfg = with_changes(json.loads(path.with_suffix(".json").read_text()), changes)
         path.with_suffix(".json").write_text(json.dumps(cfg))
@@ -86,7 +79,7 @@ def test_a_tampered_stage_config_loads_or_is_refused(saved: Path, changes: dict)
        dtype=st.sampled_from([torch.float32, torch.float16, torch.float64, torch.int32, torch.int8, torch.bool]),
        which=st.sampled_from(["all", "out.weight", "body.0.weight"]))
 def test_scaled_or_recast_stage_weights_load_or_are_refused(saved: Path, scale: float, dtype: torch.dtype, which: str) -> None:
-    path = _copy(saved)
+    path = copy_with_config(saved)
     try:
         state = load_file(str(path))
         with np.errstate(all="ignore"):

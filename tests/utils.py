@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,3 +75,11 @@ def with_changes(cfg: dict, changes: dict) -> dict:
         else:
             target[leaf] = value
     return cfg
+
+
+def copy_with_config(saved: Path) -> Path:
+    """A copy of weights ``saved`` and the config JSON beside them, in a new folder under theirs (to tamper with)."""
+    folder = Path(tempfile.mkdtemp(prefix="vqdsp-fuzz-", dir=saved.parent))
+    for path in (saved, saved.with_suffix(".json")):
+        shutil.copy(path, folder / path.name)
+    return folder / saved.name
