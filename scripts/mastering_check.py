@@ -27,19 +27,13 @@ import soundfile as sf
 from vqdsp.audio.files import read_mono
 from vqdsp.mastering.master import master, plan_jobs
 from vqdsp.mastering.presets import load_preset
+from vqdsp.training.noise import pink_noise
 
 RATE = 48000
 
 
 def _at_lufs(audio: np.ndarray, rate: int, lufs: float) -> np.ndarray:
     return pyloudnorm.normalize.loudness(audio, pyloudnorm.Meter(rate).integrated_loudness(audio), lufs)
-
-
-def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1.0))
-    noise = np.fft.irfft(spectrum, n)
-    return noise / np.sqrt(np.mean(noise**2))
 
 
 def _claps(audio: np.ndarray, rate: int, rng: np.random.Generator, count: int = 3, peak: float = 0.99) -> np.ndarray:
@@ -64,7 +58,7 @@ CASES: list[tuple[str, str, Callable]] = [
     ("quiet", "speech at -38 LUFS", lambda s, r, g: _at_lufs(s, r, -38)),
     ("quiet-stereo", "stereo speech at -32 LUFS", lambda s, r, g: _at_lufs(_stereo(s), r, -32)),
     ("ordinary", "speech at -23 LUFS", lambda s, r, g: _at_lufs(s, r, -23)),
-    ("noisy", "speech at -20 LUFS, pink noise at 15 dB SNR", lambda s, r, g: _at_lufs(s + _pink(len(s), g) * np.sqrt(np.mean(s**2)) * 10 ** (-15 / 20), r, -20)),
+    ("noisy", "speech at -20 LUFS, pink noise at 15 dB SNR", lambda s, r, g: _at_lufs(s + pink_noise(len(s), g) * np.sqrt(np.mean(s**2)) * 10 ** (-15 / 20), r, -20)),
     ("loud", "speech peaking at -0.1 dBFS", lambda s, r, g: s * (10 ** (-0.1 / 20) / np.abs(s).max())),
     ("loud-stereo", "stereo speech at -12 LUFS (clipped at full scale)", lambda s, r, g: np.clip(_at_lufs(_stereo(s), r, -12), -1, 1)),
     ("peaky", "speech at -26 LUFS with three claps at -0.1 dBFS", lambda s, r, g: _claps(_at_lufs(s, r, -26), r, g)),
@@ -85,7 +79,7 @@ def build(speech: list[Path], folder: Path, seed: int = 0) -> dict[str, str]:
         if name == "44k1":
             rate, audio = 44100, _at_lufs(scipy.signal.resample_poly(clean, 147, 160), 44100, -20)
         elif name == "mostly-noise":
-            noise = _pink(20 * RATE, rng) * 10 ** (-40 / 20)
+            noise = pink_noise(20 * RATE, rng) * 10 ** (-40 / 20)
             loudest = int(np.argmax(np.abs(clean)))
             part = clean[max(0, loudest - RATE // 4) : loudest + RATE // 4]
             part = part * (10 ** (-30 / 20) / max(np.abs(part).max(), 1e-9))
