@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +85,17 @@ def test_formant_warping_changes_the_speech_and_stays_off_by_default(corpus_dir:
     assert not np.allclose(a, b, atol=1e-3)
     assert SpeechAugmentation.robust().formant == 0.0  # the shipped models' recipe, unchanged
     assert SpeechAugmentation.voices().formant == 0.5
+
+
+def test_clean_fraction_makes_nearly_clean_segments_and_is_off_by_default(corpus_dir: Path) -> None:
+    corpus = load_corpus([corpus_dir], 8000, validation_speakers=["bob"])
+    mix = NoiseMix(types=("white",), snr_db=(5.0, 5.0), gain_db=(0.0, 0.0))
+    snrs = []
+    for _ in range(40):
+        noisy, clean = NoisySpeech(corpus.train, replace(mix, clean_fraction=0.5)).pair(np.random.default_rng(len(snrs)))
+        snrs.append(10 * np.log10(np.mean(clean**2) / np.mean((noisy - clean) ** 2)))
+    nearly_clean = [s for s in snrs if s > 29.9]
+    assert 8 <= len(nearly_clean) <= 32
+    assert all(s <= 50.1 for s in nearly_clean)
+    assert all(s == pytest.approx(5.0, abs=0.01) for s in snrs if s <= 29.9)
+    assert NoiseMix().clean_fraction == 0.0  # the shipped models' recipe, unchanged

@@ -34,7 +34,8 @@ def _train(args: argparse.Namespace) -> int:
     init_distributed()
     cfg = TrainConfig(
         data=args.data, out=args.out, validation_speakers=args.validation_speaker or [],
-        noise=NoiseMix(types=tuple(args.noise), snr_db=tuple(args.snr_db), second_noise=args.second_noise),
+        noise=NoiseMix(types=tuple(args.noise), snr_db=tuple(args.snr_db), second_noise=args.second_noise,
+                       clean_fraction=args.clean_fraction),
         noise_dirs=args.noise_dir or [], music_dirs=args.music_dir or [], validation_music=args.validation_music or [],
         augment={"robust": SpeechAugmentation.robust, "voices": SpeechAugmentation.voices}.get(args.augment, SpeechAugmentation)(),
         loss=LossWeights(si_sdr=args.si_sdr_weight, multi_resolution=args.multi_resolution_weight,
@@ -91,6 +92,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation-music", action="append", help="music file or folder held out of training for validation; repeatable")
     p.add_argument("--second-noise", type=number(0.0, 1.0), default=0.3, help="probability of a second noise type at once")
     p.add_argument("--snr-db", nargs=2, type=SNR_DB, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
+    p.add_argument("--clean-fraction", type=number(0.0, 1.0), default=0.0,
+                   help="share of segments with the noise 30-50 dB under the speech, so clean speech passes untouched")
     p.add_argument("--augment", choices=["robust", "voices", "none"], default="robust",
                    help="clean-speech augmentation: speed, room, microphone EQ, band limit, codec; "
                         "voices: the same plus vocal-tract length warping, for few voices")

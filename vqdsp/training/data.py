@@ -92,6 +92,9 @@ class NoiseMix:
             log-magnitude (0 turns it off).
         second_noise: probability that a second noise type is added to the first (at 0 to -10 dB
             relative to it), as when a fan hums under a talking crowd.
+        clean_fraction: share of segments whose noise sits :data:`CLEAN_SNR_DB` under the speech:
+            nearly clean speech, which the model should pass untouched (a model that never sees it
+            learns to take fricatives for noise).
     """
 
     types: tuple[str, ...] = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan")
@@ -99,6 +102,11 @@ class NoiseMix:
     gain_db: tuple[float, float] = (-25.0, 5.0)
     spectrogram_noise: float = 0.0
     second_noise: float = 0.0
+    clean_fraction: float = 0.0
+
+
+CLEAN_SNR_DB = (30.0, 50.0)
+"""SNR range of :attr:`NoiseMix.clean_fraction`'s nearly clean segments."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +227,8 @@ class NoisySpeech:
         aug, rate = self.augment, self.stft.sample_rate
         clean = self._speech(rng)
         snr = snr_db if snr_db is not None else rng.uniform(*self.mix.snr_db)
+        if snr_db is None and self.mix.clean_fraction and rng.random() < self.mix.clean_fraction:  # no draw when off
+            snr = rng.uniform(*CLEAN_SNR_DB)
         noisy = mix_at_snr(clean, self._noise(rng, len(clean), kind), snr)
         gain = 10 ** (rng.uniform(*self.mix.gain_db) / 20) / max(np.abs(clean).max(), 1e-6) * 0.5
         gain = min(gain, 0.99 / max(np.abs(noisy).max(), 1e-6))
