@@ -5,7 +5,7 @@ not others; here every round runs each system once, in turn. For vqdsp's rows th
 timed inside the end-to-end call (a forward hook), so the share of the time outside the model
 comes from the same calls::
 
-    python bench/interleaved.py --seconds 20 --rounds 5 [--peers] [--compiled]
+    python bench/interleaved.py --seconds 20 --rounds 5 [--peers] [--compiled] [--onnxruntime]
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.effect import VQDenoise
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,27 +29,36 @@ CASES = {"8 kHz mono": (8000, 1), "48 kHz stereo": (48000, 2)}
 
 
 class ModelClock:
-    """Seconds spent in a denoiser's model forward (hooks on its model)."""
+    """Seconds spent in a denoiser's model forward (its :meth:`~vqdsp.audio.denoiser.Denoiser.forward`, any backend)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self._start = 0.0
 
-    def attach(self, model: torch.nn.Module) -> None:
-        model.register_forward_pre_hook(lambda *_: setattr(self, "_start", time.perf_counter()))
-        model.register_forward_hook(lambda *_: setattr(self, "seconds", self.seconds + time.perf_counter() - self._start))
+    def attach(self, denoiser: Denoiser) -> None:
+        forward = denoiser.forward
+
+        def timed(log_mag: np.ndarray) -> np.ndarray:
+            start = time.perf_counter()
+            try:
+                return forward(log_mag)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        denoiser.forward = timed  # type: ignore[method-assign]
 
 
-def systems(rate: int, peers: bool, compiled: bool) -> dict[str, tuple[Callable, ModelClock | None]]:
+def systems(rate: int, peers: bool, compiled: bool, onnxruntime: bool) -> dict[str, tuple[Callable, ModelClock | None]]:
     out: dict[str, tuple[Callable, ModelClock | None]] = {}
     names = [("vqdsp", VQDenoise()), ("vqdsp, before issue 23", LegacyDenoise())]
+    if onnxruntime:
+        names.append(("vqdsp, onnxruntime", VQDenoise(backend="onnxruntime")))
     if compiled:
         effect = VQDenoise()
         effect.denoiser_at(rate).compile()
         names.append(("vqdsp, compiled", effect))
     for name, effect in names:
         clock = ModelClock()
-        clock.attach(effect.denoiser_at(rate).model)  # a compiled model's outer module: its hooks stay out of the graph
+        clock.attach(effect.denoiser_at(rate))
         out[name] = (effect, clock)
     if peers:
         from vqdsp.evaluation import systems as peer_systems
@@ -70,12 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds (each system once per round)")
     parser.add_argument("--peers", action="store_true", help="also DeepFilterNet3, GTCRN and noisereduce")
     parser.add_argument("--compiled", action="store_true", help="also the compiled model (Denoiser.compile)")
+    parser.add_argument("--onnxruntime", action="store_true", help="also the onnxruntime backend (VQDenoise(backend='onnxruntime'))")
     parser.add_argument("--case", choices=list(CASES), action="append", help="cases (default: both)")
     args = parser.parse_args(argv)
     for case in args.case or list(CASES):
         rate, channels = CASES[case]
         audio = speech_plus_noise(args.seconds, rate, channels).reshape(channels, -1)
-        runs = systems(rate, args.peers, args.compiled)
+        runs = systems(rate, args.peers, args.compiled, args.onnxruntime)
         for fn, _ in runs.values():
             fn(audio[:, :rate], rate)  # warm-up (and compilation)
         best: dict[str, tuple[float, float]] = {}

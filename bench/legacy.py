@@ -9,6 +9,8 @@ path in the same run.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.fft
 import torch
@@ -81,7 +83,11 @@ def legacy_istft(spec: np.ndarray, length: int, cfg: StftConfig, workers: int = 
 
 
 class LegacyDenoiser(Denoiser):
-    """:class:`~vqdsp.audio.denoiser.Denoiser` with the audio-rate path before issue 23."""
+    """:class:`~vqdsp.audio.denoiser.Denoiser` with the audio-rate path and the model forward before issue 23."""
+
+    def __init__(self, model: torch.nn.Module, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self.model = legacy_model(self.model)
 
     def process_segments(self, segments: np.ndarray, sample_rate: int, linked: bool = False) -> np.ndarray:
         channels, count, length = segments.shape
@@ -122,8 +128,4 @@ class LegacyDenoiser(Denoiser):
 class LegacyDenoise(VQDenoise):
     """``VQDenoise`` on the audio path before issue 23 (same models, parameters and streaming)."""
 
-    def _new_denoiser(self, model: torch.nn.Module) -> Denoiser:
-        denoiser = super()._new_denoiser(model)
-        denoiser.__class__ = LegacyDenoiser
-        denoiser.model = legacy_model(denoiser.model)
-        return denoiser
+    denoiser_class = LegacyDenoiser

@@ -143,3 +143,13 @@ def test_gain_only_presets_still_parse(tmp_path) -> None:
     preset = load_preset(path)
     assert preset.limiter is False
     assert preset.limiter_release_ms == 80.0
+
+
+def test_a_preset_chooses_the_backend(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'vqdsp[onnx]')")
+    path = tmp_path / "ort.toml"
+    path.write_text('[[effects]]\nname = "VQDenoise"\nbackend = "onnxruntime"\n')
+    assert load_preset(path).build()[0].backend == "onnxruntime"
+    path.write_text('[[effects]]\nname = "VQDenoise"\nbackend = "tensorrt"\n')
+    with pytest.raises(PresetError, match="backend must be one of 'torch', 'onnxruntime'"):
+        load_preset(path).build()

@@ -13,7 +13,6 @@ import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -23,18 +22,11 @@ import torch
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.framing import SegmentStream
 from vqdsp.audio.layout import Layout
+from vqdsp.audio.model_choice import ModelChoice, stage_source
 from vqdsp.audio.stft import check_audio
-from vqdsp.model.checkpoint import (
-    RATE_CHOSEN_MODELS,
-    SHIPPED_MODELS,
-    WIDEBAND_FROM_HZ,
-    load_config,
-    load_model,
-    resolve_model,
-    shipped_model_for,
-)
-from vqdsp.model.config import MAX_ATTENUATION_DB, StftConfig
-from vqdsp.model.high_band import HighBandError, HighBandNet, load_high_band, shipped_high_band_for
+from vqdsp.model.checkpoint import RATE_CHOSEN_MODELS, WIDEBAND_FROM_HZ
+from vqdsp.model.config import MAX_ATTENUATION_DB
+from vqdsp.model.high_band import HighBandNet
 
 BUFFER_SIZE = 8192
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
@@ -113,10 +105,15 @@ class VQDenoise:
             :class:`~vqdsp.model.high_band.HighBandNet`, or None (the model's top-band gain is held
             up to Nyquist, as in vqdsp 0.1). With no ``model`` named, a given stage serves the shipped
             model of its transform.
+        backend: what runs the model's forward: ``"torch"`` (the fused C++ / CUDA kernels), or
+            ``"onnxruntime"`` (CPU only; needs ``pip install 'vqdsp[onnx]'``): the same gain to 1e-4 in
+            about half the forward's time (the README's *Performance*).
     """
 
     is_effect = True
     is_instrument = False
+    denoiser_class: type[Denoiser] = Denoiser
+    """What turns segments into denoised segments (the benchmarks' reference path swaps it)."""
     _threads: int
 
     def __init__(
@@ -129,9 +126,8 @@ class VQDenoise:
         channel_mode: str = "independent",
         channels: int | None = None,
         high_band: str | os.PathLike | HighBandNet | None = "default",
+        backend: str = "torch",
     ) -> None:
-        self._denoiser: Denoiser | None = None  # the named model's; None while the rate chooses
-        self._by_name: dict[str, Denoiser] = {}  # the shipped models the rate chose, loaded on first use
         self._executor: ThreadPoolExecutor | None = None
         self._stream: SegmentStream | None = None
         self._stream_key: tuple[int, int] | None = None
@@ -142,8 +138,8 @@ class VQDenoise:
         self.threads = threads
         self.channel_mode = channel_mode
         self.channels = channels
-        self._device = _check_device(device)
-        self._high_band_source = _stage_source(high_band)
+        self._choice = ModelChoice(_check_device(device), backend, self.attenuation_limit_db, self.denoiser_class)
+        self._choice.stage_source = stage_source(high_band)
         self.model = model  # also loads the high-band stage
 
     # -- parameters -------------------------------------------------------------------------
@@ -158,8 +154,8 @@ class VQDenoise:
         if value != math.inf and not 0 < value <= MAX_ATTENUATION_DB:
             raise ValueError(f"attenuation_limit_db must be in (0, {MAX_ATTENUATION_DB:g}] dB, or math.inf for no limit, got {value:g}")
         self._attenuation_limit_db = value
-        for denoiser in self._loaded():
-            denoiser.attenuation_limit_db = None if math.isinf(value) else value
+        if hasattr(self, "_choice"):
+            self._choice.set_limit(value)
 
     @property
     def mix(self) -> float:
@@ -176,128 +172,57 @@ class VQDenoise:
     @property
     def model(self) -> str | torch.nn.Module | None:
         """Path or name of the model file, the model itself if one was given loaded, or None: the rate chooses."""
-        if isinstance(self._model_source, torch.nn.Module):
-            return self._model_source
-        return None if self._model_source is None else str(self._model_source)
+        return self._choice.model
 
     @model.setter
     def model(self, value: str | os.PathLike | torch.nn.Module | None) -> None:
-        source: str | Path | torch.nn.Module | None
-        loaded: torch.nn.Module | None
-        if not (value is None or isinstance(value, (str, os.PathLike, torch.nn.Module))):
-            raise TypeError(
-                f"model must be a shipped model's name ({', '.join(map(repr, SHIPPED_MODELS))}), a path to a .safetensors "
-                f"file, a loaded torch.nn.Module, or None (chosen by the rate), got {value!r}"
-            )
-        if isinstance(value, (str, os.PathLike)) and not os.fspath(value):
-            raise ValueError("model must name a shipped model or a .safetensors file, got ''; pass model=None to let the rate choose")
-        if isinstance(value, torch.nn.Module):
-            source, loaded = value, value
-            self._device = str(next(value.parameters()).device)  # a loaded model runs where it is
-        else:
-            source = value if value is None or isinstance(value, str) else Path(value)  # a str may name a shipped model
-            loaded = None if source is None else load_model(source, self._device)
-        self._by_name = {}
-        self._denoiser = None if loaded is None else self._new_denoiser(loaded)
-        self._model_source = source
-        self.high_band = self._high_band_source  # again: the stage must fit the new model
+        self._choice.set_model(value)  # also chooses the high-band stage again
+        _mark_torch_started()
         self.reset()
 
     def model_at(self, sample_rate: float) -> str | torch.nn.Module:
         """The model that denoises audio at ``sample_rate``: the one named, else the shipped one the rate chooses."""
-        if self._model_source is None:
-            return shipped_model_for(_check_rate(sample_rate))
-        return self.model  # type: ignore[return-value]  # not None here
+        return self._choice.model_at(_check_rate(sample_rate))
 
     def describe_at(self, sample_rate: float) -> str:
-        """What denoises audio at ``sample_rate``, in words: the model, its rate, and the high-band stage if one runs."""
-        rate = _check_rate(sample_rate)
-        denoiser, model = self.denoiser_at(rate), self.model_at(rate)
-        name = repr(model) if isinstance(model, str) else type(model).__name__
-        chosen = " (chosen by rate)" if self._model_source is None else ""
-        text = f"model {name}{chosen} at {denoiser.model_stft.sample_rate / 1000:g} kHz"
-        stage = denoiser.high_band
-        if stage is not None and rate >= stage.config.min_sample_rate:
-            cfg = stage.config
-            return f"{text}, high-band stage from {cfg.split_hz / 1000:g} to {cfg.top_hz / 1000:g} kHz (its top band's gain held above)"
-        if rate <= denoiser.model_stft.sample_rate:
-            return text
-        return f"{text}, no high-band stage at {rate / 1000:g} kHz (the model's top-band gain above {denoiser.model_stft.sample_rate / 2000:g} kHz)"
-
-    def _new_denoiser(self, model: torch.nn.Module) -> Denoiser:
-        limit = None if math.isinf(self.attenuation_limit_db) else self.attenuation_limit_db
-        denoiser = Denoiser(model, attenuation_limit_db=limit)
-        _mark_torch_started()
-        return denoiser
+        """What denoises audio at ``sample_rate``, in words: the model, its rate, the backend if not torch, and the
+        high-band stage if one runs."""
+        return self._choice.describe_at(_check_rate(sample_rate))
 
     def denoiser_at(self, sample_rate: int) -> Denoiser:
         """The segment denoiser for audio at ``sample_rate`` (a shipped model chosen by rate is loaded on first use)."""
-        if self._denoiser is not None:
-            return self._denoiser
-        name = shipped_model_for(sample_rate)
-        if name not in self._by_name:
-            denoiser = self._new_denoiser(load_model(name, self._device))
-            denoiser.high_band = self._stage_for(denoiser, self._high_band_source)
-            self._by_name[name] = denoiser
-        return self._by_name[name]
-
-    def _loaded(self) -> list[Denoiser]:
-        return [self._denoiser] if self._denoiser is not None else list(self._by_name.values())
+        denoiser = self._choice.denoiser_at(sample_rate)
+        _mark_torch_started()
+        return denoiser
 
     @property
     def high_band(self) -> str | HighBandNet | None:
         """The high-band stage's source: ``"default"``, a file path, the stage itself if given loaded, or None."""
-        source = self._high_band_source
-        return source if source is None or isinstance(source, (str, HighBandNet)) else str(source)
+        return self._choice.high_band
 
     @high_band.setter
     def high_band(self, value: str | os.PathLike | HighBandNet | None) -> None:
-        value = _stage_source(value)
-        if self._denoiser is not None:
-            self._denoiser.high_band = self._stage_for(self._denoiser, value)  # checks it fits the model
-        else:  # the rate chooses the model: a given stage must fit one of the shipped ones
-            stage = self._stage(value, None)
-            if stage is not None and not any(load_config(resolve_model(name)).stft == stage.config.model_stft for name in RATE_CHOSEN_MODELS):
-                raise HighBandError(
-                    f"the high-band stage was trained for a model with transform {stage.config.model_stft}, "
-                    f"which no shipped model has; name its model (model=...) or pass high_band=None"
-                )
-            for denoiser in self._by_name.values():
-                denoiser.high_band = self._stage_for(denoiser, value)
-        self._high_band_source = value
+        self._choice.set_high_band(value)
         self.reset()
-
-    def _stage(self, source: str | Path | HighBandNet | None, model_stft: StftConfig | None) -> HighBandNet | None:
-        """The stage of ``source`` on this effect's device: ``"default"``: the shipped stage of ``model_stft``
-        (None where none ships); a file is checked against ``model_stft`` when it is given."""
-        if source is None or isinstance(source, HighBandNet):
-            stage = source
-        elif source == "default":
-            stage = None if model_stft is None else shipped_high_band_for(model_stft)
-        else:
-            stage = load_high_band(source, model_stft)
-        return None if stage is None else stage.to(self._device)
-
-    def _stage_for(self, denoiser: Denoiser, source: str | Path | HighBandNet | None) -> HighBandNet | None:
-        """The stage of ``source`` for ``denoiser``'s model. A named model must fit it; with the rate choosing,
-        a stage of another transform serves the other shipped model, not this one."""
-        if self._denoiser is not None or source == "default":
-            return self._stage(source, denoiser.model_stft)
-        stage = self._stage(source, None)
-        return stage if stage is not None and stage.config.model_stft == denoiser.model_stft else None
 
     @property
     def device(self) -> str:
         """Torch device the model runs on."""
-        return self._device
+        return self._choice.device
 
     @device.setter
     def device(self, value: str) -> None:
-        self._device = _check_device(value)
-        for denoiser in self._loaded():
-            denoiser.model.to(self._device)
-            if denoiser.high_band is not None:
-                denoiser.high_band.to(self._device)
+        self._choice.set_device(_check_device(value))
+
+    @property
+    def backend(self) -> str:
+        """What runs the model's forward: ``"torch"``, or ``"onnxruntime"`` (CPU; needs ``vqdsp[onnx]``)."""
+        return self._choice.backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        self._choice.set_backend(value)
+        self.reset()
 
     @property
     def threads(self) -> int:
@@ -341,13 +266,13 @@ class VQDenoise:
         return MappingProxyType({
             "attenuation_limit_db": self.attenuation_limit_db, "mix": self.mix, "model": self.model,
             "device": self.device, "threads": self.threads, "channel_mode": self.channel_mode, "channels": self.channels,
-            "high_band": self.high_band,
+            "high_band": self.high_band, "backend": self.backend,
         })
 
     @property
     def sample_rate(self) -> int:
         """The rate the named model works at, in Hz (with the rate choosing: the 8 kHz ``default``'s)."""
-        return self._denoiser.model_stft.sample_rate if self._denoiser is not None else load_config(resolve_model("default")).stft.sample_rate
+        return self._choice.model_rate
 
     @property
     def latency_samples(self) -> int:
@@ -366,7 +291,7 @@ class VQDenoise:
 
     def __repr__(self) -> str:
         params = " ".join(f"{k}={v!r}" for k, v in self.parameters.items())
-        chosen = "" if self._model_source is not None else (
+        chosen = "" if self._choice.source is not None else (
             f" (by rate: {RATE_CHOSEN_MODELS[0]!r} below {WIDEBAND_FROM_HZ / 1000:g} kHz, {RATE_CHOSEN_MODELS[1]!r} from it)"
         )  # fmt: skip
         return f"<vqdsp.VQDenoise {params}{chosen} at {id(self):#x}>"
@@ -515,17 +440,6 @@ def _torch_threads(count: int | None):
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _stage_source(value: str | os.PathLike | HighBandNet | None) -> str | Path | HighBandNet | None:
-    """A ``high_band`` value as kept: ``"default"`` (unless a file of that name is here), None, a stage, or a Path."""
-    if not (value is None or isinstance(value, (str, os.PathLike, HighBandNet))):
-        raise TypeError(f"high_band must be 'default', a path to a .safetensors stage, a loaded HighBandNet, or None (no stage), got {value!r}")
-    if isinstance(value, (str, os.PathLike)) and not os.fspath(value):
-        raise ValueError("high_band must be 'default', a .safetensors file or None, got ''; pass high_band=None for no stage")
-    if value is None or isinstance(value, HighBandNet) or (isinstance(value, str) and value == "default" and not Path(value).exists()):
-        return value
-    return Path(value)
 
 
 def _real(name: str, value: Any) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vqdsp.arguments import device, number
+from vqdsp.model.backends import BACKENDS
 
 if TYPE_CHECKING:
     from vqdsp.audio.files import AudioInfo
@@ -105,7 +106,7 @@ def _denoise(args: argparse.Namespace) -> int:
     try:
         with sigterm_raises():
             effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
-                               threads=args.threads, high_band=high_band_arg(args.high_band))
+                               threads=args.threads, high_band=high_band_arg(args.high_band), backend=args.backend)
             if args.verbose:
                 print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -140,5 +141,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mix", type=number(0.0, 1.0), default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")
     p.add_argument("--device", default="cpu", type=device, help="torch device for the model, e.g. cpu or cuda")
     p.add_argument("--threads", type=positive_int, default=1, help="CPU threads of the denoiser (VQDenoise's threads)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="what runs the model: torch, or onnxruntime (CPU, needs vqdsp[onnx]; the same output to 1e-4, faster)")
     p.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
     p.set_defaults(run=_denoise)

@@ -71,7 +71,7 @@ release_ms = 150.0
 
 # pedalboard classes that are containers or load third-party plugins, not effects with parameters.
 _NOT_EFFECTS = {"Plugin", "PluginContainer", "Pedalboard", "Chain", "Mix", "ExternalPlugin", "VST3Plugin", "AudioUnitPlugin"}
-_VQDENOISE_PARAMETERS = ("attenuation_limit_db", "mix", "model", "device", "threads", "channel_mode", "high_band")
+_VQDENOISE_PARAMETERS = ("attenuation_limit_db", "mix", "model", "device", "threads", "channel_mode", "high_band", "backend")
 LUFS_RANGE = (-70.0, 0.0)  # BS.1770's absolute gate is -70 LUFS: a quieter target gives silence
 TRUE_PEAK_RANGE = (-60.0, 0.0)
 MAX_GAIN_RANGE = (0.0, 120.0)

@@ -14,6 +14,7 @@ instead (:func:`~vqdsp.model.ops.exporting`), so the search becomes MatMul, ArgM
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -169,7 +170,15 @@ def export_onnx(out: str | os.PathLike, model: str | os.PathLike | None = None, 
 
 
 def _export(net: GainNetwork, cfg: StftConfig, path: Path) -> None:
-    """``torch.onnx.export`` of ``net`` at one segment's shape, the batch axis dynamic."""
+    """``torch.onnx.export`` of ``net`` at one segment's shape, the batch axis dynamic, checked by onnx."""
+    export_graph(net, cfg, path)
+    import onnx
+
+    onnx.checker.check_model(str(path))
+
+
+def export_graph(net: GainNetwork, cfg: StftConfig, f: str | os.PathLike | io.BytesIO) -> None:
+    """``torch.onnx.export`` of ``net`` into a file or buffer at one segment's shape, the batch axis dynamic."""
     example = torch.zeros((1, *segment_shape(cfg)))
     with torch.no_grad(), warnings.catch_warnings():
         # The shape checks of the forward see fixed sizes (only the batch varies); the TorchScript exporter
@@ -177,9 +186,7 @@ def _export(net: GainNetwork, cfg: StftConfig, path: Path) -> None:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            net, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=OPSET,
+            net, (example,), f if isinstance(f, io.BytesIO) else str(f),  # type: ignore[arg-type]  # it writes buffers too
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=OPSET,
             dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, dynamo=False,
         )
-    import onnx
-
-    onnx.checker.check_model(str(path))
