@@ -54,12 +54,16 @@ def crossfade_ramp(overlap: int) -> np.ndarray:
 def denoise_segments(session: ort.InferenceSession, spec: dict, segments: np.ndarray, attenuation_limit_db: float | None) -> np.ndarray:
     """Denoise segments ``[N, samples]`` at the model's rate, each on its own."""
     stft, floor = spec["stft"], np.float32(spec["log_floor"])
-    settings = {"fs": stft["sample_rate"], "window": stft["window"], "nperseg": stft["nperseg"], "noverlap": stft["noverlap"]}
-    _, _, spectrum = scipy.signal.stft(segments, boundary="zeros", padded=True, scaling="spectrum", **settings)  # [N, F, T]
-    log_magnitude = np.log(np.abs(spectrum) + floor).astype(np.float32)
+    settings = {"fs": stft["sample_rate"], "window": stft["window"], "nperseg": stft["nperseg"], "noverlap": stft["noverlap"],
+                "nfft": stft.get("nfft", stft["nperseg"])}
+    _, _, spectrum = scipy.signal.stft(segments, boundary="zeros", padded=True, scaling="spectrum", **settings)  # [N, F', T]
+    bins = stft["bins"]  # what the model reads: the first bins of the (padded) FFT
+    log_magnitude = np.log(np.abs(spectrum[:, :bins]) + floor).astype(np.float32)
     log_gain = session.run([spec["output"]["name"]], {spec["input"]["name"]: log_magnitude})[0]
     if attenuation_limit_db is not None:
         log_gain = np.maximum(log_gain, -attenuation_limit_db * math.log(10) / 20)
+    extra = spectrum.shape[1] - bins
+    log_gain = np.concatenate([log_gain, np.repeat(log_gain[:, -1:], extra, axis=1)], axis=1)  # the last bin's gain above
     _, out = scipy.signal.istft(spectrum * np.exp(log_gain), boundary=True, scaling="spectrum", **settings)
     length = segments.shape[-1]
     return np.pad(out, ((0, 0), (0, max(0, length - out.shape[-1]))))[:, :length].astype(np.float32)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vqdsp.audio import denoiser as denoiser_module
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.training.noise import rms, white_noise
 
@@ -32,14 +31,13 @@ def test_one_stft_per_rate_and_segment(monkeypatch: pytest.MonkeyPatch, sample_r
     from vqdsp.audio import transforms as transforms_module
 
     transformed: dict[int, int] = {}
-    original = denoiser_module.stft
+    original = transforms_module.stft
 
-    def counting(audio: np.ndarray, cfg, workers: int = 1) -> np.ndarray:
+    def counting(audio: np.ndarray, cfg, workers: int = 1, nfft: int | None = None) -> np.ndarray:
         transformed[cfg.sample_rate] = transformed.get(cfg.sample_rate, 0) + audio.size // audio.shape[-1]
-        return original(audio, cfg, workers)
+        return original(audio, cfg, workers, nfft)
 
-    monkeypatch.setattr(denoiser_module, "stft", counting)
-    monkeypatch.setattr(transforms_module, "stft", counting)
+    monkeypatch.setattr(transforms_module, "stft", counting)  # every transform of the path is made there
     Denoiser(identity_model()).process_segments(segments_at(sample_rate, channels=2, count=5), sample_rate)
     assert transformed == ({8000: 10} if sample_rate == 8000 else {8000: 10, sample_rate: 10})
 

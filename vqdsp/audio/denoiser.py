@@ -21,7 +21,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from vqdsp.audio.stft import fit_length, istft, log_magnitude, resample, stft
+from vqdsp.audio.stft import fit_length, resample
 from vqdsp.audio.transforms import HIGH_BAND_REFERENCE, RateTransforms, rate_transforms, scaled_stft
 from vqdsp.model.backends import check_backend
 from vqdsp.model.config import StftConfig
@@ -142,7 +142,7 @@ class Denoiser:
         """The model's log-gain ``[N, F, T]`` for segments ``[N, samples]`` at another rate: taken to the
         model's rate and one model segment long, as the model sees them."""
         model_in = fit_length(resample(segments, sample_rate, self.model_stft.sample_rate), self.model_stft.segment_samples)
-        return self.log_gains(log_magnitude(stft(model_in, self.model_stft, self.workers), self.model_stft))
+        return self.log_gains(self.transforms_at(sample_rate).model_input(model_in, self.workers))
 
     def process_segments(self, segments: np.ndarray, sample_rate: int, linked: bool = False) -> np.ndarray:
         """Denoise segments ``[channels, N, samples]`` at ``sample_rate`` (each :meth:`segment_length` long).
@@ -154,17 +154,16 @@ class Denoiser:
         channels, count, length = segments.shape
         if count == 0:
             return segments
-        rate = self.model_stft.sample_rate
         link = linked and channels > 1
         flat = segments.reshape(channels * count, length)
-        if sample_rate == rate:
-            spec = stft(flat, self.model_stft, self.workers)  # [C * N, F, T], also the model's input
-            model_spec = spec.reshape((channels, count) + spec.shape[-2:]).mean(axis=0) if link else spec
-            log_gain = self.log_gains(log_magnitude(model_spec, self.model_stft))
-            spec *= np.exp(np.tile(log_gain, (channels, 1, 1)) if link else log_gain)
-            return istft(spec, length, self.model_stft, self.workers).reshape(segments.shape)
-        log_gain = self.resampled_log_gains(segments.mean(axis=0) if link else flat, sample_rate)  # [C or 1 * N, F, T]
         transforms = self.transforms_at(sample_rate)
+        if transforms.at_model_rate:
+            spec = transforms.stft(flat, self.workers)  # [C * N, F, T], also the model's input
+            model_spec = spec.reshape((channels, count) + spec.shape[-2:]).mean(axis=0) if link else spec
+            log_gain = transforms.map_gain(self.log_gains(transforms.model_log_magnitude(model_spec)))
+            spec *= np.exp(np.tile(log_gain, (channels, 1, 1)) if link else log_gain)
+            return transforms.istft(spec, length, self.workers).reshape(segments.shape)
+        log_gain = self.resampled_log_gains(segments.mean(axis=0) if link else flat, sample_rate)  # [C or 1 * N, F, T]
         spec = transforms.stft(flat, self.workers)  # [C * N, F', T']
         gain = transforms.map_gain(log_gain)
         stage = self.high_band if self.high_band is not None and sample_rate >= self.high_band.config.min_sample_rate else None

@@ -71,11 +71,12 @@ def overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
     return out.reshape(*lead, (count + blocks) * hop)[..., : n + (count - 1) * hop]
 
 
-def stft(audio: np.ndarray, cfg: StftConfig = StftConfig(), workers: int = 1) -> np.ndarray:
+def stft(audio: np.ndarray, cfg: StftConfig = StftConfig(), workers: int = 1, nfft: int | None = None) -> np.ndarray:
     """Complex64 spectrogram ``[..., F, T]`` of float audio ``[..., samples]`` (``scipy.signal.stft``'s).
 
     Audio shorter than one window is zero-padded to a window, so ``F`` never changes. The result
-    is a ``[..., T, F]`` array seen through a transposed view. ``workers``: FFT threads.
+    is a ``[..., T, F]`` array seen through a transposed view. ``workers``: FFT threads. ``nfft``:
+    FFT length, the window zero-padded to it (``nfft // 2 + 1`` bins; None: ``cfg.nperseg``).
     """
     audio = np.asarray(audio, dtype=np.float32)
     n, half = max(audio.shape[-1], cfg.nperseg), cfg.nperseg // 2
@@ -84,16 +85,23 @@ def stft(audio: np.ndarray, cfg: StftConfig = StftConfig(), workers: int = 1) ->
     padded[..., half : half + audio.shape[-1]] = audio
     framed = np.lib.stride_tricks.sliding_window_view(padded, cfg.nperseg, axis=-1)[..., :: cfg.hop, :]
     window = _window(cfg)
-    spec = scipy.fft.rfft(framed * (window / window.sum()), axis=-1, workers=workers)
+    if nfft is None or nfft == cfg.nperseg:
+        windowed = framed * (window / window.sum())
+    else:  # written into the zero-padded frames: rfft's own padding would copy them once more
+        if nfft < cfg.nperseg:
+            raise ValueError(f"nfft {nfft} is shorter than the window ({cfg.nperseg} samples)")
+        windowed = np.zeros(framed.shape[:-1] + (nfft,), np.float32)
+        np.multiply(framed, window / window.sum(), out=windowed[..., : cfg.nperseg])
+    spec = scipy.fft.rfft(windowed, axis=-1, workers=workers)
     return spec.swapaxes(-1, -2)
 
 
-def istft(spec: np.ndarray, length: int, cfg: StftConfig = StftConfig(), workers: int = 1) -> np.ndarray:
-    """Float32 audio ``[..., length]`` from a complex spectrogram ``[..., F, T]`` made by :func:`stft`."""
+def istft(spec: np.ndarray, length: int, cfg: StftConfig = StftConfig(), workers: int = 1, nfft: int | None = None) -> np.ndarray:
+    """Float32 audio ``[..., length]`` from a complex spectrogram ``[..., F, T]`` made by :func:`stft` (with the same ``nfft``)."""
     frames_n = spec.shape[-1]
     window = _window(cfg)
-    frames = scipy.fft.irfft(spec.swapaxes(-1, -2), n=cfg.nperseg, axis=-1, workers=workers)
-    frames = frames.astype(np.float32, copy=False)
+    frames = scipy.fft.irfft(spec.swapaxes(-1, -2), n=nfft or cfg.nperseg, axis=-1, workers=workers)
+    frames = frames[..., : cfg.nperseg].astype(np.float32, copy=False)
     frames *= window * window.sum()
     total = cfg.nperseg + (frames_n - 1) * cfg.hop
     out = overlap_add(frames, cfg.hop)

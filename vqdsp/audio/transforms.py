@@ -8,6 +8,12 @@ add up to a constant, so an identity gain gives the input back. The model's fram
 to the gain's mapping: its log-gain, on the model's grid, is averaged over each audio frame's hop
 in time (so a coarser hop does not alias the gain's fast changes), interpolated in frequency, and
 the top of the model's band is held above its Nyquist (:meth:`RateTransforms.map_gain`).
+
+The model's own transform runs its FFT on the window zero-padded to an even length
+(:func:`model_fft_length`): the seed's 519 = 3 x 173 costs 5x a 520-point FFT (an even real FFT is a
+half-length complex one). The model then reads its bins at k / 520 of the rate instead of k / 519,
+0.2% lower; measured on the model-card evaluation in the same run, PESQ and STOI moved by less than
+their 95% intervals at 8 and 48 kHz (README, *Performance*).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import numpy as np
 import scipy.fft
 import torch
 
-from vqdsp.audio.stft import istft, stft
+from vqdsp.audio.stft import istft, log_magnitude, stft
 from vqdsp.model.config import StftConfig
 
 HIGH_BAND_REFERENCE = 0.5  # the model's top band, from this fraction of its Nyquist up, sets the gain above it
@@ -47,6 +53,11 @@ def audio_stft(model: StftConfig, sample_rate: int) -> StftConfig:
         return model
     nperseg = OVERLAP * scipy.fft.next_fast_len(math.ceil(scaled.nperseg / OVERLAP), real=True)
     return replace(scaled, nperseg=nperseg, noverlap=nperseg - nperseg // OVERLAP)
+
+
+def model_fft_length(cfg: StftConfig) -> int:
+    """FFT length the audio path uses for the model's transform: its window, made even by one zero if odd."""
+    return cfg.nperseg + cfg.nperseg % 2
 
 
 def frames_of(cfg: StftConfig, samples: int) -> int:
@@ -86,13 +97,36 @@ class RateTransforms:
         """STFT frames of one segment: on the model's grid and on the audio's."""
         return frames_of(self.model, self.model.segment_samples), frames_of(self.audio, self.segment[0])
 
+    @cached_property
+    def model_fft(self) -> int:
+        """FFT length of the model's transform (:func:`model_fft_length`)."""
+        return model_fft_length(self.model)
+
+    @cached_property
+    def audio_fft(self) -> int:
+        """FFT length of the audio-rate transform (the model's at the model's rate)."""
+        return self.model_fft if self.at_model_rate else self.audio.nperseg
+
+    @cached_property
+    def model_bins(self) -> int:
+        """Frequency bins the model reads (those of its window's own length)."""
+        return self.model.nperseg // 2 + 1
+
     def stft(self, audio: np.ndarray, workers: int = 1) -> np.ndarray:
         """Complex64 ``[..., F', T']`` of audio ``[..., samples]`` at the audio's rate."""
-        return stft(audio, self.audio, workers)
+        return stft(audio, self.audio, workers, self.audio_fft)
 
     def istft(self, spec: np.ndarray, length: int, workers: int = 1) -> np.ndarray:
         """Float32 audio ``[..., length]`` from a spectrogram made by :meth:`stft`."""
-        return istft(spec, length, self.audio, workers)
+        return istft(spec, length, self.audio, workers, self.audio_fft)
+
+    def model_log_magnitude(self, spec: np.ndarray) -> np.ndarray:
+        """What the model reads, ``[..., F, T]``, from a spectrogram of the model's transform (``[..., F'', T]``)."""
+        return log_magnitude(spec[..., : self.model_bins, :], self.model)
+
+    def model_input(self, audio: np.ndarray, workers: int = 1) -> np.ndarray:
+        """The model's input ``[..., F, T]`` for audio ``[..., samples]`` at the model's rate."""
+        return self.model_log_magnitude(stft(audio, self.model, workers, self.model_fft))
 
     @cached_property
     def _time_map(self) -> torch.Tensor:
@@ -115,7 +149,7 @@ class RateTransforms:
     def _frequency_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Bins of the audio grid inside the model's band, and for them the model bins (``lo``, ``hi``) and weight;
         the model's top band (averaged above its band)."""
-        model_freqs = np.fft.rfftfreq(self.model.nperseg, 1 / self.model.sample_rate)
+        model_freqs = np.fft.rfftfreq(self.model_fft, 1 / self.model.sample_rate)[: self.model_bins]  # where its bins are read
         freqs = np.fft.rfftfreq(self.audio.nperseg, 1 / self.audio.sample_rate)
         top = model_freqs >= HIGH_BAND_REFERENCE * self.model.sample_rate / 2
         inside = freqs <= model_freqs[-1]
@@ -125,9 +159,11 @@ class RateTransforms:
         return inside, lo, hi, (position - lo).astype(np.float32)[:, None], top
 
     def map_gain(self, log_gain: np.ndarray) -> np.ndarray:
-        """A model log-gain ``[..., F, T]`` (one segment's frames) on the audio grid, ``[..., F', T']`` float32."""
+        """A model log-gain ``[..., F, T]`` (one segment's frames) on the audio grid, ``[..., F', T']`` float32
+        (at the model's rate: its own grid, the top bin's gain repeated on the padded FFT's extra bins)."""
         if self.at_model_rate:
-            return log_gain
+            extra = self.audio_fft // 2 + 1 - self.model_bins
+            return log_gain if extra == 0 else np.concatenate([log_gain, np.repeat(log_gain[..., -1:, :], extra, axis=-2)], axis=-2)
         with torch.inference_mode():
             in_time = (torch.from_numpy(np.ascontiguousarray(log_gain, np.float32)) @ self._time_map).numpy()
         inside, lo, hi, frac, top = self._frequency_map

@@ -30,6 +30,7 @@ from torch import nn
 from vqdsp import __version__
 from vqdsp.atomic import atomic_write
 from vqdsp.audio.stft import stft
+from vqdsp.audio.transforms import model_fft_length
 from vqdsp.extras import require
 from vqdsp.model.checkpoint import SHIPPED_MODELS, load_model, resolve_model
 from vqdsp.model.config import StftConfig
@@ -105,9 +106,12 @@ def transform_spec(model: SEUNet, name: str, sha256: str) -> dict[str, Any]:
                    "meaning": f"natural-log gain per bin, in [-max_attenuation_db * ln(10) / 20, 0] = [{-floor:.4f}, 0]"},
         "stft": {
             "sample_rate": cfg.sample_rate, "nperseg": cfg.nperseg, "noverlap": cfg.noverlap, "hop": cfg.hop, "window": cfg.window,
-            "window_symmetry": "periodic (scipy.signal.get_window)", "bins": bins, "frames": frames,
-            "definition": "scipy.signal.stft(x, window, nperseg, noverlap, boundary='zeros', padded=True, scaling='spectrum'): "
-                          "nperseg // 2 zeros on both sides, zero-padded to whole frames, rfft of each frame times window / sum(window)",
+            "window_symmetry": "periodic (scipy.signal.get_window)", "bins": bins, "frames": frames, "nfft": model_fft_length(cfg),
+            "definition": "scipy.signal.stft(x, window, nperseg, noverlap, nfft, boundary='zeros', padded=True, scaling='spectrum'): "
+                          "nperseg // 2 zeros on both sides, zero-padded to whole frames, rfft of each frame times window / sum(window), "
+                          "zero-padded to nfft; the model reads the first `bins` bins",
+            "nfft_note": "vqdsp pads an odd window by one zero for speed (an even real FFT is 5x faster than 519 = 3 x 173); "
+                         "nfft = nperseg (the training grid) works too, the gain within the evaluation's noise of it",
         },
         "segments": {
             "samples": cfg.segment_samples, "overlap": cfg.segment_overlap, "hop": cfg.segment_samples - cfg.segment_overlap,
@@ -121,7 +125,8 @@ def transform_spec(model: SEUNet, name: str, sha256: str) -> dict[str, Any]:
         "max_attenuation_db": model.config.max_attenuation_db,
         "gain": [
             "log_gain = max(log_gain, -attenuation_limit_db * ln(10) / 20) for a limit (none by default)",
-            "spectrum *= exp(log_gain), on the complex STFT the input was computed from (phase kept)",
+            "spectrum *= exp(log_gain), on the complex STFT the input was computed from (phase kept); "
+            "bins past `bins` (nfft // 2 + 1 > bins) take the last bin's gain",
             "segment = istft(spectrum) (scipy.signal.istft with the same settings), cropped to segment samples",
             "output = overlap-add of the segments with the cross-fade, cropped to the input's length",
             "a wet/dry mix, if any: mix * output + (1 - mix) * input",
