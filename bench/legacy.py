@@ -3,12 +3,14 @@
 At rates other than the model's it applied the gain on the model's transform scaled to the audio's
 rate (the model's 3.9 ms hop: 16x overlap at 48 kHz, on an FFT size with a large prime factor),
 one segment at a time, with a per-frame overlap-add. :class:`LegacyDenoise` is ``VQDenoise`` running
-that path (its code as it was, the model's forward too: out of place), for ratios against the shipped
-path in the same run.
+that path (its code as it was, the model's forward too: out of place, and the model's FFT at its
+window's length), for ratios against the shipped path in the same run. :class:`UnpaddedDenoise` is
+the shipped path with only the model's FFT unpadded, the reference for that change's quality.
 """
 
 from __future__ import annotations
 
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,8 @@ import torch.nn.functional as F
 
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.effect import VQDenoise
-from vqdsp.audio.stft import _istft_norm, _window, stft
+from vqdsp.audio.stft import _istft_norm, _window, fit_length, log_magnitude, resample, stft
+from vqdsp.audio.transforms import RateTransforms
 from vqdsp.model.config import StftConfig
 from vqdsp.model.unet import Denoised, SEUNet, Stage
 
@@ -119,10 +122,39 @@ class LegacyDenoiser(Denoiser):
                 out[c, n] = legacy_istft(spec, length, cfg, self.workers)
         return out
 
-    def log_magnitude(self, spec: np.ndarray) -> np.ndarray:
-        from vqdsp.audio.stft import log_magnitude
+    def resampled_log_gains(self, segments: np.ndarray, sample_rate: int) -> np.ndarray:
+        model_in = fit_length(resample(segments, sample_rate, self.model_stft.sample_rate), self.model_stft.segment_samples)
+        return self.log_gains(self.log_magnitude(stft(model_in, self.model_stft, self.workers)))  # the window's own FFT length
 
+    def log_magnitude(self, spec: np.ndarray) -> np.ndarray:
         return log_magnitude(spec, self.model_stft)
+
+
+class UnpaddedTransforms(RateTransforms):
+    """The shipped transforms with the model's FFT at its window's own length (519), as before its padding to 520."""
+
+    @cached_property
+    def model_fft(self) -> int:
+        return self.model.nperseg
+
+
+class UnpaddedDenoiser(Denoiser):
+    """The shipped path with the model's transform unpadded: the quality check's reference for the padding."""
+
+    def transforms_at(self, sample_rate: int) -> RateTransforms:
+        shipped = super().transforms_at(sample_rate)
+        return _unpadded(shipped.model, shipped.audio)
+
+
+@lru_cache(maxsize=8)
+def _unpadded(model: StftConfig, audio: StftConfig) -> UnpaddedTransforms:
+    return UnpaddedTransforms(model, audio)
+
+
+class UnpaddedDenoise(VQDenoise):
+    """``VQDenoise`` with :class:`UnpaddedDenoiser`."""
+
+    denoiser_class = UnpaddedDenoiser
 
 
 class LegacyDenoise(VQDenoise):

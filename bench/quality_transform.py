@@ -1,4 +1,5 @@
-"""The model-card evaluation, the audio path before issue 23 against the shipped one, in the same run.
+"""The model-card evaluation, the audio path before issue 23 (and the shipped one with the model's FFT
+unpadded) against the shipped one, in the same run.
 
 Both run the shipped models (chosen by rate) on the same noisy mixtures (``vqdsp eval``'s recipe, seed 0);
 the report gives each metric's mean and 95% interval over files per path (``summary.md``), and here the
@@ -22,7 +23,7 @@ from vqdsp.audio.effect import VQDenoise
 from vqdsp.evaluation.evaluate import NoiseRecipe, evaluate
 
 sys.path.insert(0, str(Path(__file__).parent))
-from legacy import LegacyDenoise  # noqa: E402
+from legacy import LegacyDenoise, UnpaddedDenoise  # noqa: E402
 
 NOISE = ("white", "pink", "babble", "music", "recorded")
 
@@ -37,13 +38,13 @@ class Path23:
         return self.effect(np.asarray(audio, np.float32), sample_rate)
 
 
-def paired(per_file: Path, new: str, old: str) -> list[str]:
+def paired(per_file: Path, new: str, old: str, title: str = "shipped - before") -> list[str]:
     """Per metric: mean of (new - old) over (file, condition) pairs, its 95% t-interval, and n."""
     rows = list(csv.DictReader(per_file.open()))
     keyed: dict[tuple, dict[str, dict]] = {}
     for row in rows:
         keyed.setdefault((row["file"], row["noise"], row["snr_db"]), {})[row["system"]] = row
-    lines = ["| metric | shipped - before | 95% interval | n |", "|---|---|---|---|"]
+    lines = [f"| metric | {title} | 95% interval | n |", "|---|---|---|---|"]
     metrics = [k for k in rows[0] if k not in ("file", "noise", "snr_db", "system")]
     for metric in metrics:
         diffs = []
@@ -71,13 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--music-dir", action="append", default=[], help="music for music noise")
     parser.add_argument("--noise-dir", action="append", default=[], help="recorded noise")
     args = parser.parse_args(argv)
-    systems = [Path23("shipped", VQDenoise()), Path23("before", LegacyDenoise())]
+    systems = [Path23("shipped", VQDenoise()), Path23("before", LegacyDenoise()), Path23("unpadded", UnpaddedDenoise())]
     result = evaluate(
         args.clean, args.out, systems, recipe=NoiseRecipe(tuple(args.noise), tuple(args.snr_db), 0),
         babble_dirs=args.babble_dir, music_dirs=args.music_dir, noise_dirs=args.noise_dir,
         sample_rate=args.sample_rate, limit=args.limit, examples=0, overwrite=True, progress=False,
     )
-    text = "\n".join(paired(Path(result.out_dir) / "per_file.csv", "shipped", "before"))
+    per_file = Path(result.out_dir) / "per_file.csv"
+    text = "\n".join([*paired(per_file, "shipped", "before"), "", *paired(per_file, "shipped", "unpadded", "shipped - 519 FFT")])
     (Path(args.out) / "paired.md").write_text(text + "\n")
     print(result.markdown.split("## PESQ")[0])
     print(text)
