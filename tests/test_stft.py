@@ -80,3 +80,18 @@ def test_overlap_add_is_the_sum_of_the_shifted_frames(n: int, hop: int) -> None:
     out = overlap_add(frames, hop)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("nfft", [520, 1024])
+def test_a_padded_fft_is_scipys_and_inverts(nfft: int) -> None:
+    import scipy.signal
+
+    cfg = StftConfig()
+    audio = np.random.default_rng(nfft).standard_normal((2, 8000)).astype(np.float32)
+    _, _, expected = scipy.signal.stft(audio, window="hann", nperseg=cfg.nperseg, noverlap=cfg.noverlap, nfft=nfft)
+    spec = stft(audio, cfg, nfft=nfft)
+    assert spec.shape == expected.shape == (2, nfft // 2 + 1, 260)
+    assert np.max(np.abs(spec - expected)) < 1e-6
+    assert np.max(np.abs(istft(spec, 8000, cfg, nfft=nfft) - audio)) < 1e-4
+    with pytest.raises(ValueError, match="nfft 500 is shorter than the window"):
+        stft(audio, cfg, nfft=500)

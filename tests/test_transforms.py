@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from vqdsp.audio.denoiser import Denoiser
-from vqdsp.audio.transforms import OVERLAP, audio_stft, frames_of, rate_transforms, scaled_stft
+from vqdsp.audio.stft import log_magnitude, stft
+from vqdsp.audio.transforms import OVERLAP, audio_stft, frames_of, model_fft_length, rate_transforms, scaled_stft
 from vqdsp.model.config import ModelConfig, StftConfig
 
-from utils import TINY, identity_model
+from utils import TINY, identity_model, speech_like
 
 MODELS = {"8 kHz": StftConfig(), "16 kHz": StftConfig.seed_grid(16000)}
 RATES = [16000, 22050, 32000, 44100, 48000, 96000]
@@ -34,7 +37,7 @@ def test_the_audio_transform_is_fast_and_as_long_as_the_models_window(model: str
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("rate", [8000, *RATES])
 @pytest.mark.parametrize("linked", [False, True])
 def test_an_identity_gain_gives_back_the_input(model: str, rate: int, linked: bool) -> None:
     """Perfect reconstruction of the audio-rate transform, through the whole segment path."""
@@ -77,3 +80,20 @@ def test_the_stage_frames_interpolate_there_and_average_back() -> None:
     ramp = np.arange(audio_frames, dtype=np.float32)
     np.testing.assert_allclose((ramp @ to_model @ to_audio)[2:-2], ramp[2:-2], atol=1e-3)  # there and back keeps a ramp
     assert rate_transforms(StftConfig(), 8000).stage_frames is None
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_the_models_transform_runs_on_an_even_fft_and_reads_its_own_bins(model: str) -> None:
+    cfg = MODELS[model]
+    transforms = rate_transforms(cfg, cfg.sample_rate)
+    assert (cfg.nperseg, transforms.model_fft, transforms.audio_fft) == (519, 520, 520)
+    assert model_fft_length(replace(cfg, nperseg=520, noverlap=520 - cfg.hop)) == 520  # an even window as it is
+    audio = np.stack([speech_like(1.0, cfg.sample_rate, seed=s)[: cfg.segment_samples] for s in range(3)])
+    model_in = transforms.model_input(audio)
+    assert model_in.shape == (3, 260, 260)  # what the model was trained on: one second is 260 x 260
+    unpadded = log_magnitude(stft(audio, cfg), cfg)
+    assert np.median(np.abs(model_in - unpadded)) < 0.02  # bins 0.2% lower: nearly the same spectrogram of speech
+    gain = np.zeros((3, 260, 260), np.float32)
+    gain[:, -1] = -1.0
+    assert transforms.map_gain(gain).shape == (3, 261, 260)
+    assert np.all(transforms.map_gain(gain)[:, -2:] == -1.0)  # the padded FFT's extra bin takes the top bin's gain
