@@ -77,8 +77,11 @@ def test_an_unreadable_file_and_a_fifo_are_called_what_they_are(tmp_path: Path, 
 
 
 def _start(source: Path, out: Path) -> subprocess.Popen:
+    """The command in a child process, SIGINT at its default: a shell's background job (a CI runner's
+    ``cmd &``) ignores it and passes that on, and Python then never turns Ctrl-C into KeyboardInterrupt."""
     return subprocess.Popen([sys.executable, "-m", "vqdsp", "denoise", str(source), "-o", str(out), "-m", "v1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _temporaries(folder: Path) -> list[Path]:
