@@ -121,6 +121,11 @@ def test_a_model_onnxruntime_cannot_run_is_named() -> None:
 
     with pytest.raises(TypeError, match="onnxruntime backend runs vqdsp's SEUNet models, got a Halve; use backend='torch'"):
         VQDenoise(model=Halve(), backend="onnxruntime")
+    effect = VQDenoise(model=Halve())
+    with pytest.raises(TypeError, match="SEUNet models"):
+        effect.backend = "onnxruntime"
+    assert effect.backend == "torch"  # refused: the effect is as it was
+    assert isinstance(effect.model, Halve)
 
 
 def test_compile_is_refused_on_onnxruntime() -> None:

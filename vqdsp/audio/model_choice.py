@@ -57,16 +57,16 @@ class ModelChoice:
             )
         if isinstance(value, (str, os.PathLike)) and not os.fspath(value):
             raise ValueError("model must name a shipped model or a .safetensors file, got ''; pass model=None to let the rate choose")
+        device = self.device
         if isinstance(value, torch.nn.Module):
             device = str(next(value.parameters()).device)  # a loaded model runs where it is
             self._check_device_backend(device, self.backend)
-            source, loaded, self.device = value, value, device
+            source, loaded = value, value
         else:
             source = value if value is None or isinstance(value, str) else Path(value)  # a str may name a shipped model
-            loaded = None if source is None else load_model(source, self.device)
-        self.by_name = {}
-        self.named = None if loaded is None else self.new_denoiser(loaded)
-        self.source = source
+            loaded = None if source is None else load_model(source, device)
+        named = None if loaded is None else self.new_denoiser(loaded)  # may refuse: nothing is changed before
+        self.by_name, self.named, self.source, self.device = {}, named, source, device
         self.set_high_band(self.stage_source)  # again: the stage must fit the new model
 
     @property
@@ -137,9 +137,13 @@ class ModelChoice:
         """Run the forward on ``value`` from now on: every loaded model is built again for it."""
         backend = check_backend(value)
         self._check_device_backend(self.device, backend)
-        self.backend = backend
-        if self.named is not None or self.by_name:
-            self.set_model(self.source)
+        before, self.backend = self.backend, backend
+        try:
+            if self.named is not None or self.by_name:
+                self.set_model(self.source)
+        except Exception:
+            self.backend = before  # the models loaded for it stay
+            raise
 
     @staticmethod
     def _check_device_backend(device: str, backend: str) -> None:
