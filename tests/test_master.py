@@ -377,11 +377,14 @@ def test_stale_temporaries_are_cleaned_and_live_ones_kept(tmp_path: Path, preset
     stale_atomic = out / f"..a.wav{TMP_TAG}{host}-{int(dead.stdout)}.outwav.k2j3.tmp"
     live = out / f".b.wav{TMP_TAG}{host}-{os.getpid()}.processing.w64"
     elsewhere = out / f".c.wav{TMP_TAG}otherhost-{int(dead.stdout)}.processing.w64"
-    for path in (stale, stale_atomic, live, elsewhere):
+    (out / records.RECORDS_DIR).mkdir()
+    stale_record = out / records.RECORDS_DIR / f".0123abcd.json{TMP_TAG}{host}-{int(dead.stdout)}.tmp"  # killed writing its record
+    for path in (stale, stale_atomic, live, elsewhere, stale_record):
         path.write_bytes(b"partial")
     assert main(["master", str(inputs), "-o", str(out), "--preset", str(preset), "--no-progress"]) == 0
     assert not stale.exists()
     assert not stale_atomic.exists()
+    assert not stale_record.exists()
     assert live.exists()
     assert elsewhere.exists()  # a running batch's, and another machine's (shared storage)
 

@@ -326,7 +326,8 @@ def master(
     from tqdm import tqdm
 
     board = preset.build()
-    records.clean_stale({Path(output_dir)} | {Path(j.target).parent for j in jobs})
+    # what killed runs left: beside the outputs, and in the records folder (a worker killed while writing its record)
+    records.clean_stale({Path(output_dir), Path(output_dir) / records.RECORDS_DIR} | {Path(j.target).parent for j in jobs})
     jobs = [replace(j, record=str(records.record_path(output_dir, j.target))) for j in jobs]
     todo = [job for job in jobs if overwrite or not Path(job.target).exists()]
     reports = [FileReport(j.source, j.target, "skipped") for j in jobs if j not in todo]
