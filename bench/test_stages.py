@@ -28,7 +28,7 @@ import torch
 
 from vqdsp.audio.effect import VQDenoise, _torch_threads
 from vqdsp.audio.framing import flush_padding
-from vqdsp.audio.stft import fit_length, log_magnitude, resample, stft
+from vqdsp.audio.stft import fit_length, resample
 
 from legacy import LegacyDenoise
 from utils import audio_seconds, record, speech_plus_noise
@@ -72,19 +72,16 @@ class Path:
         padded = np.concatenate([self.audio, flush_padding(self.audio, stream_seg)], axis=1)
         framed = np.lib.stride_tricks.sliding_window_view(padded, stream_seg, axis=1)[:, ::hop][:, : 1 + n // hop]
         self.segments = np.ascontiguousarray(framed).reshape(-1, stream_seg)
-        model = self.denoiser.model_stft
-        if self.rate == model.sample_rate:
-            self.spec = stft(self.segments, model)
-            self.log_mag = log_magnitude(self.spec, model)
-            return
         self.spec = self.transforms.stft(self.segments)
-        if self.model_in is not None:
-            self.log_mag = log_magnitude(stft(self.model_in, model), model)
+        if self.transforms.at_model_rate:
+            self.log_mag = self.transforms.model_log_magnitude(self.spec)
+        elif self.model_in is not None:
+            self.log_mag = self.transforms.model_input(self.model_in)
 
     def resampling_and_gain_mapping(self) -> None:
         model = self.denoiser.model_stft
-        if self.rate == model.sample_rate:
-            self.mapped = self.log_gain
+        if self.transforms.at_model_rate:
+            self.mapped = None if self.log_gain is None else self.transforms.map_gain(self.log_gain)  # the padded FFT's extra bin
             return
         self.model_in = fit_length(resample(self.segments, self.rate, model.sample_rate), model.segment_samples)
         if self.log_gain is not None:
