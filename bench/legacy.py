@@ -16,46 +16,25 @@ from typing import Any
 import numpy as np
 import scipy.fft
 import torch
-import torch.nn.functional as F
 
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.effect import VQDenoise
 from vqdsp.audio.stft import _istft_norm, _window, fit_length, log_magnitude, resample, stft
 from vqdsp.audio.transforms import RateTransforms
 from vqdsp.model.config import StftConfig
-from vqdsp.model.unet import Denoised, SEUNet, Stage
+from vqdsp.model.unet import SEUNet, Stage
 
 
 class LegacyStage(Stage):
     """A U-Net stage with its features computed out of place, as before issue 23."""
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.norm(self.conv(x)))
-        return h + x if self.residual else h
+    in_place_inference = False
 
 
 class LegacySEUNet(SEUNet):
     """The U-Net's forward as before issue 23 (out-of-place skip additions)."""
 
-    def forward(self, noisy_log_mag: torch.Tensor) -> Denoised:
-        f, t = noisy_log_mag.shape[-2:]
-        m = self.config.downsampling
-        x = self.normalize(noisy_log_mag)[:, None]
-        x = F.pad(x, (0, -t % m, 0, -f % m), mode="replicate")
-        skips = []
-        for level, encoder in enumerate(self.encoders[:-1]):
-            x = encoder(x)
-            skips.append(x)
-            x = self.downs[level](x)
-        vq = self._quantize(x)
-        x = self.bottleneck(vq.quantized)
-        for level in reversed(range(len(self.decoders))):
-            x = self.decoders[level](self.ups[level](x) + skips[level])
-        logits = self.head(x)
-        if self.config.stem_stride > 1:
-            logits = F.interpolate(logits, scale_factor=self.config.stem_stride, mode="bilinear", align_corners=False)
-        log_gain = self.max_attenuation * (torch.sigmoid(logits[:, 0, :f, :t]) - 1.0)
-        return Denoised(noisy_log_mag + log_gain, log_gain, vq.loss, vq.perplexity)
+    in_place_inference = False
 
 
 def legacy_model(model: torch.nn.Module) -> torch.nn.Module:
