@@ -93,8 +93,8 @@ class NoiseMix:
         second_noise: probability that a second noise type is added to the first (at 0 to -10 dB
             relative to it), as when a fan hums under a talking crowd.
         clean_fraction: share of segments whose noise sits :data:`CLEAN_SNR_DB` under the speech:
-            nearly clean speech, which the model should pass untouched (a model that never sees it
-            learns to take fricatives for noise).
+            nearly clean speech, which the model should pass untouched (meant to keep it from taking
+            fricatives for noise; the README's second full-band trial used 0.1 and did not ship).
     """
 
     types: tuple[str, ...] = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan")
