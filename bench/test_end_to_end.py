@@ -28,7 +28,7 @@ QUICK_SECONDS = 2.0
 CASES = {"8 kHz mono": (8000, 1), "48 kHz stereo": (48000, 2)}
 SYSTEMS = [
     "vqdsp", "vqdsp, before issue 23", "vqdsp, compiled", "vqdsp, onnxruntime", "vqdsp, onnxruntime, 2 threads",
-    "vqdsp, streamed", "vqdsp, 2 threads", "vqdsp, linked", "vqdsp, no high band",
+    "vqdsp, streamed", "vqdsp, 2 threads", "vqdsp, linked", "vqdsp, no high band", "vqdsp, no partner", "vqdsp, no partner, 2 threads",
     "vqdsp 8 kHz model", "vqdsp 8 kHz model, 2 threads",
     "vqdsp fast", "vqdsp fast, 2 threads", "vqdsp fast, linked", "vqdsp fast, no high band",
     "noisereduce", "noisereduce-stationary", "rnnoise", "deepfilternet3", "gtcrn",
@@ -50,6 +50,7 @@ def _vqdsp(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
         channel_mode="linked" if name.endswith(", linked") else "independent",
         high_band=None if name.endswith(", no high band") else "default",
         backend="onnxruntime" if name.startswith("vqdsp, onnxruntime") else "torch",
+        partner=None if name.startswith("vqdsp, no partner") else "auto",
     )
     if name == "vqdsp, compiled":
         def compiled(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -112,6 +113,8 @@ def test_end_to_end(benchmark, request: pytest.FixtureRequest, system, case: str
         pytest.skip("linked channels are the independent ones for mono")
     if name.endswith(", no high band") and rate < 16000:
         pytest.skip("the high-band stage runs from 16 kHz up")
+    if name.startswith("vqdsp, no partner") and rate < 40000:
+        pytest.skip("the rate chooses a model with a partner from 40 kHz up")
     seconds = audio_seconds(SECONDS, QUICK_SECONDS, request.config)
     audio = speech_plus_noise(seconds, rate, channels)
     fn(audio[..., :rate], rate)  # warm-up: model load, allocations, FFT plans

@@ -48,6 +48,19 @@ def test_denoise_high_band_option(noisy_file: Path, tmp_path: Path, capsys: pyte
     assert "high_band=None" in capsys.readouterr().err
 
 
+def test_denoise_partner_option(noisy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vqdsp.audio.effect import VQDenoise
+
+    audio, rate = sf.read(noisy_file, dtype="float32", always_2d=True)
+    for value, partner in (("none", None), ("auto", "auto")):
+        out = tmp_path / f"{value}.wav"
+        assert main(["denoise", str(noisy_file), "-o", str(out), "-m", "wideband", "--partner", value, "-v"]) == 0
+        said = capsys.readouterr().out
+        assert ("averaged with 'default'" in said) == (partner is not None)
+        expected = VQDenoise(model="wideband", partner=partner)(audio.T, rate).T
+        np.testing.assert_allclose(sf.read(out, dtype="float32", always_2d=True)[0], expected, atol=2e-4)  # 24-bit output
+
+
 def test_denoise_verbose_names_the_model_chosen_for_the_rate(noisy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["denoise", str(noisy_file), "-o", str(tmp_path / "a.wav"), "-v"]) == 0
     assert "16000 Hz, 2 channel(s): model 'default' (chosen by rate) at 8 kHz, high-band stage from 3.8 to 8 kHz" in capsys.readouterr().out

@@ -120,6 +120,13 @@ def test_a_preset_sets_or_turns_off_the_high_band_stage(tmp_path: Path) -> None:
         assert load_preset(path).build()[0].high_band == expected
 
 
+def test_a_preset_sets_or_turns_off_the_partner(tmp_path: Path) -> None:
+    for value, expected in (("none", None), ("auto", "auto"), ("fast", "fast")):
+        path = tmp_path / "p.toml"
+        path.write_text(f'[[effects]]\nname = "VQDenoise"\nmodel = "wideband"\npartner = "{value}"\n')
+        assert load_preset(path).build()[0].partner == expected
+
+
 def test_a_preset_names_a_shipped_model_and_the_threads(tmp_path: Path) -> None:
     path = tmp_path / "fast.toml"
     path.write_text('[[effects]]\nname = "VQDenoise"\nmodel = "fast"\nthreads = 2\nchannel_mode = "linked"\n')

@@ -21,6 +21,7 @@ from typing import cast
 import numpy as np
 import torch
 
+from vqdsp.audio.ensemble import LowBandPartner
 from vqdsp.audio.stft import fit_length, resample
 from vqdsp.audio.transforms import HIGH_BAND_REFERENCE, RateTransforms, rate_transforms, scaled_stft
 from vqdsp.model.backends import check_backend
@@ -45,11 +46,13 @@ class Denoiser:
         backend: what runs the forward (:data:`~vqdsp.model.backends.BACKENDS`): ``"torch"``, or
             ``"onnxruntime"`` (CPU only, an :class:`SEUNet`, needs ``vqdsp[onnx]``; about half torch's time
             for the forward, the gain within 1e-4).
+        partner: a second model whose log-gain is averaged with this one's below 3.8 kHz, for audio at 16 kHz
+            or more (:mod:`vqdsp.audio.ensemble`); None: this model alone.
     """
 
     def __init__(
         self, model: torch.nn.Module, attenuation_limit_db: float | None = None, batch_size: int = 4, workers: int = 1,
-        high_band: HighBandNet | None = None, backend: str = "torch",
+        high_band: HighBandNet | None = None, backend: str = "torch", partner: LowBandPartner | None = None,
     ) -> None:
         self.backend = check_backend(backend)
         prepare = getattr(model, "for_inference", None)
@@ -62,6 +65,7 @@ class Denoiser:
         # any module with a ``config`` (a ModelConfig, or one like it): nn.Module's __getattr__ types it as Tensor | Module
         self.model_stft: StftConfig = cast(StftConfig, model.config.stft)
         self.high_band = high_band
+        self.partner = partner
         self.attenuation_limit_db = attenuation_limit_db
         self.batch_size = batch_size
         self.workers = workers
@@ -97,6 +101,17 @@ class Denoiser:
                 f"the high-band stage was trained for a model with transform {stage.config.model_stft}, this model has {self.model_stft}"
             )
         self._high_band = None if stage is None else stage.eval()
+
+    @property
+    def partner(self) -> LowBandPartner | None:
+        """The low-band partner (None: this model alone)."""
+        return self._partner
+
+    @partner.setter
+    def partner(self, partner: LowBandPartner | None) -> None:
+        if partner is not None:
+            partner.check_fits(self.segment_length(self.model_stft.sample_rate), self.model_stft.sample_rate)
+        self._partner = partner
 
     @property
     def log_gain_floor(self) -> float:
@@ -157,20 +172,26 @@ class Denoiser:
         link = linked and channels > 1
         flat = segments.reshape(channels * count, length)
         transforms = self.transforms_at(sample_rate)
+        heard = segments.mean(axis=0) if link else flat  # what the model hears: [C or 1 * N, samples]
+        partner = self.partner if self.partner is not None and self.partner.joins_at(sample_rate) else None
         if transforms.at_model_rate:
             spec = transforms.stft(flat, self.workers)  # [C * N, F, T], also the model's input
             model_spec = spec.reshape((channels, count) + spec.shape[-2:]).mean(axis=0) if link else spec
             log_gain = transforms.map_gain(self.log_gains(transforms.model_log_magnitude(model_spec)))
+            if partner is not None:
+                partner.blend(log_gain, heard, sample_rate, transforms)
             spec *= np.exp(np.tile(log_gain, (channels, 1, 1)) if link else log_gain)
             return transforms.istft(spec, length, self.workers).reshape(segments.shape)
-        log_gain = self.resampled_log_gains(segments.mean(axis=0) if link else flat, sample_rate)  # [C or 1 * N, F, T]
+        log_gain = self.resampled_log_gains(heard, sample_rate)  # [C or 1 * N, F, T]
         spec = transforms.stft(flat, self.workers)  # [C * N, F', T']
         gain = transforms.map_gain(log_gain)
         stage = self.high_band if self.high_band is not None and sample_rate >= self.high_band.config.min_sample_rate else None
         if stage is not None:  # linked: the stage reads the channels' mean power, through a spectrum of its magnitude
             power = spec.real**2 + spec.imag**2
-            heard = np.sqrt(power.reshape((channels, count) + spec.shape[-2:]).mean(axis=0)) if link else spec
-            stage.set_log_gain(heard, gain, transforms.audio, self.log_gain_floor, frames=transforms.stage_frames)
+            heard_spec = np.sqrt(power.reshape((channels, count) + spec.shape[-2:]).mean(axis=0)) if link else spec
+            stage.set_log_gain(heard_spec, gain, transforms.audio, self.log_gain_floor, frames=transforms.stage_frames)
+        if partner is not None:  # after the stage, which reads the model's own gain (it was trained so)
+            partner.blend(gain, heard, sample_rate, transforms)
         gain = np.exp(gain, out=gain)
         spec = spec.reshape((channels, count) + spec.shape[-2:])
         spec *= gain if link else gain.reshape(spec.shape)

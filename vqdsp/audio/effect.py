@@ -22,7 +22,7 @@ import torch
 from vqdsp.audio.denoiser import Denoiser
 from vqdsp.audio.framing import SegmentStream
 from vqdsp.audio.layout import Layout
-from vqdsp.audio.model_choice import ModelChoice, stage_source
+from vqdsp.audio.model_choice import AUTO_PARTNER, ModelChoice, partner_source, stage_source
 from vqdsp.audio.stft import check_audio
 from vqdsp.model.checkpoint import RATE_CHOSEN_MODELS, WIDEBAND_FROM_HZ
 from vqdsp.model.config import MAX_ATTENUATION_DB
@@ -108,6 +108,10 @@ class VQDenoise:
         backend: what runs the model's forward: ``"torch"`` (the fused C++ / CUDA kernels), or
             ``"onnxruntime"`` (CPU only; needs ``pip install 'vqdsp[onnx]'``): the same gain to 1e-4 in
             about half the forward's time (the README's *Performance*).
+        partner: a second model whose gain is averaged with the model's below 3.8 kHz, for audio at 16 kHz
+            and more (an ensemble: :mod:`vqdsp.audio.ensemble`): ``"auto"`` (the shipped partner of the
+            model's transform: ``wideband`` runs with ``default``, the others alone), a shipped model's name,
+            a ``.safetensors`` file, a loaded model, or None (the model alone; half the compute).
     """
 
     is_effect = True
@@ -127,6 +131,7 @@ class VQDenoise:
         channels: int | None = None,
         high_band: str | os.PathLike | HighBandNet | None = "default",
         backend: str = "torch",
+        partner: str | os.PathLike | torch.nn.Module | None = AUTO_PARTNER,
     ) -> None:
         self._executor: ThreadPoolExecutor | None = None
         self._stream: SegmentStream | None = None
@@ -140,7 +145,8 @@ class VQDenoise:
         self.channels = channels
         self._choice = ModelChoice(_check_device(device), backend, self.attenuation_limit_db, self.denoiser_class)
         self._choice.stage_source = stage_source(high_band)
-        self.model = model  # also loads the high-band stage
+        self._choice.partner_source = partner_source(partner)
+        self.model = model  # also loads the high-band stage and the partner
 
     # -- parameters -------------------------------------------------------------------------
     @property
@@ -206,6 +212,16 @@ class VQDenoise:
         self.reset()
 
     @property
+    def partner(self) -> str | torch.nn.Module | None:
+        """The low-band partner's source: ``"auto"``, a shipped model's name or a file path, the model if given loaded, or None."""
+        return self._choice.partner
+
+    @partner.setter
+    def partner(self, value: str | os.PathLike | torch.nn.Module | None) -> None:
+        self._choice.set_partner(value)
+        self.reset()
+
+    @property
     def device(self) -> str:
         """Torch device the model runs on."""
         return self._choice.device
@@ -266,7 +282,7 @@ class VQDenoise:
         return MappingProxyType({
             "attenuation_limit_db": self.attenuation_limit_db, "mix": self.mix, "model": self.model,
             "device": self.device, "threads": self.threads, "channel_mode": self.channel_mode, "channels": self.channels,
-            "high_band": self.high_band, "backend": self.backend,
+            "high_band": self.high_band, "backend": self.backend, "partner": self.partner,
         })
 
     @property

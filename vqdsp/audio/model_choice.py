@@ -1,9 +1,9 @@
 """Which denoiser runs audio at each rate: the model (named, or the shipped one the rate chooses),
-its high-band stage, the device and the backend that runs the forward.
+its high-band stage, its low-band partner, the device and the backend that runs the forward.
 
 :class:`~vqdsp.audio.effect.VQDenoise` owns the stream; this owns the models behind it, loads
 them on first use and keeps them consistent when a parameter changes (a stage must fit its
-model; a new device or backend reaches every loaded model).
+model; a new device or backend reaches every loaded model, partners included).
 """
 
 from __future__ import annotations
@@ -16,13 +16,24 @@ from typing import Any
 import torch
 
 from vqdsp.audio.denoiser import Denoiser
+from vqdsp.audio.ensemble import LowBandPartner
 from vqdsp.model.backends import check_backend
-from vqdsp.model.checkpoint import RATE_CHOSEN_MODELS, SHIPPED_MODELS, load_config, load_model, resolve_model, shipped_model_for
+from vqdsp.model.checkpoint import (
+    RATE_CHOSEN_MODELS,
+    SHIPPED_MODELS,
+    load_config,
+    load_model,
+    resolve_model,
+    shipped_model_for,
+    shipped_partner_for,
+)
 from vqdsp.model.config import StftConfig
 from vqdsp.model.high_band import HighBandError, HighBandNet, load_high_band, shipped_high_band_for
 
 ModelSource = str | Path | torch.nn.Module | None
 StageSource = str | Path | HighBandNet | None
+AUTO_PARTNER = "auto"
+"""``partner``'s default: the shipped partner of the model's transform, where one ships (``wideband``'s: ``default``)."""
 
 
 class ModelChoice:
@@ -44,6 +55,7 @@ class ModelChoice:
         self.by_name: dict[str, Denoiser] = {}  # the shipped models the rate chose, loaded on first use
         self.source: ModelSource = None
         self.stage_source: StageSource = "default"
+        self.partner_source: ModelSource = AUTO_PARTNER
 
     # -- the model ------------------------------------------------------------------------------
     def set_model(self, value: Any) -> None:
@@ -66,6 +78,8 @@ class ModelChoice:
             source = value if value is None or isinstance(value, str) else Path(value)  # a str may name a shipped model
             loaded = None if source is None else load_model(source, device)
         named = None if loaded is None else self.new_denoiser(loaded)  # may refuse: nothing is changed before
+        if named is not None:
+            named.partner = self._partner_for(named, self.partner_source, device)
         self.by_name, self.named, self.source, self.device = {}, named, source, device
         self.set_high_band(self.stage_source)  # again: the stage must fit the new model
 
@@ -93,11 +107,16 @@ class ModelChoice:
         if name not in self.by_name:
             denoiser = self.new_denoiser(load_model(name, self.device))
             denoiser.high_band = self._stage_for(denoiser, self.stage_source)
+            denoiser.partner = self._partner_for(denoiser, self.partner_source, self.device)
             self.by_name[name] = denoiser
         return self.by_name[name]
 
     def loaded(self) -> list[Denoiser]:
         return [self.named] if self.named is not None else list(self.by_name.values())
+
+    def _every_loaded(self) -> list[Denoiser]:
+        """The loaded denoisers and their partners'."""
+        return [d for main in self.loaded() for d in (main, main.partner.denoiser if main.partner else None) if d is not None]
 
     def describe_at(self, sample_rate: int) -> str:
         """What denoises audio at ``sample_rate``, in words: the model, its rate, and the high-band stage if one runs."""
@@ -106,6 +125,10 @@ class ModelChoice:
         chosen = " (chosen by rate)" if self.source is None else ""
         backend = "" if self.backend == "torch" else f" on {self.backend}"
         text = f"model {name}{chosen} at {denoiser.model_stft.sample_rate / 1000:g} kHz{backend}"
+        partner = denoiser.partner
+        if partner is not None and partner.joins_at(sample_rate):
+            with_model = partner.denoiser.model_stft.sample_rate / 1000
+            text += f", averaged with {self._partner_name(denoiser)} ({with_model:g} kHz) below {partner.crossover_hz[1] / 1000:g} kHz"
         stage = denoiser.high_band
         if stage is not None and sample_rate >= stage.config.min_sample_rate:
             cfg = stage.config
@@ -122,13 +145,13 @@ class ModelChoice:
     # -- the other parameters -------------------------------------------------------------------
     def set_limit(self, value: float) -> None:
         self.attenuation_limit_db = value
-        for denoiser in self.loaded():
+        for denoiser in self._every_loaded():
             denoiser.attenuation_limit_db = None if math.isinf(value) else value
 
     def set_device(self, device: str) -> None:
         self._check_device_backend(device, self.backend)
         self.device = device
-        for denoiser in self.loaded():
+        for denoiser in self._every_loaded():
             denoiser.model.to(device)
             if denoiser.high_band is not None:
                 denoiser.high_band.to(device)
@@ -190,6 +213,56 @@ class ModelChoice:
             return self._stage(source, denoiser.model_stft)
         stage = self._stage(source, None)
         return stage if stage is not None and stage.config.model_stft == denoiser.model_stft else None
+
+
+    # -- the low-band partner ------------------------------------------------------------------
+    @property
+    def partner(self) -> str | torch.nn.Module | None:
+        """The partner's source: ``"auto"``, a shipped model's name or a file path, the model itself if given loaded, or None."""
+        source = self.partner_source
+        return source if source is None or isinstance(source, (str, torch.nn.Module)) else str(source)
+
+    def set_partner(self, value: Any) -> None:
+        """Average ``value``'s gain with the model's below the crossover (``"auto"``: the shipped partner of each model)."""
+        source = partner_source(value)
+        partners = {id(d): self._partner_for(d, source, self.device) for d in self.loaded()}  # may refuse: nothing changed yet
+        for denoiser in self.loaded():
+            denoiser.partner = partners[id(denoiser)]
+        self.partner_source = source
+
+    def _partner_for(self, denoiser: Denoiser, source: ModelSource, device: str) -> LowBandPartner | None:
+        """The partner of ``source`` for ``denoiser``'s model, built like it (limit, backend; no stage)."""
+        if isinstance(source, str) and source == AUTO_PARTNER:
+            source = shipped_partner_for(denoiser.model_stft)
+        if source is None:
+            return None
+        model = source if isinstance(source, torch.nn.Module) else load_model(source, device)
+        partner = LowBandPartner(self.new_denoiser(model))
+        partner.check_fits(denoiser.segment_length(denoiser.model_stft.sample_rate), denoiser.model_stft.sample_rate)
+        return partner
+
+    def _partner_name(self, denoiser: Denoiser) -> str:
+        """The partner of ``denoiser`` in words: a shipped model's name, a file, or the loaded model's class."""
+        source = self.partner_source
+        if isinstance(source, str) and source == AUTO_PARTNER:
+            return repr(shipped_partner_for(denoiser.model_stft))
+        if isinstance(source, (str, Path)):
+            return repr(str(source))
+        return type(source).__name__
+
+
+def partner_source(value: Any) -> ModelSource:
+    """A ``partner`` value as kept: ``"auto"``, None, a loaded model, a shipped model's name, or a Path."""
+    if not (value is None or isinstance(value, (str, os.PathLike, torch.nn.Module))):
+        raise TypeError(
+            f"partner must be 'auto', a shipped model's name, a path to a .safetensors model, a loaded torch.nn.Module, "
+            f"or None (the model alone), got {value!r}"
+        )
+    if isinstance(value, (str, os.PathLike)) and not os.fspath(value):
+        raise ValueError("partner must be 'auto', a shipped model's name or a .safetensors file, got ''; pass partner=None for none")
+    if value is None or isinstance(value, torch.nn.Module) or (isinstance(value, str) and (value == AUTO_PARTNER or value in SHIPPED_MODELS)):
+        return value
+    return Path(value)
 
 
 def stage_source(value: Any) -> StageSource:

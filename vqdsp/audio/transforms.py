@@ -73,10 +73,13 @@ class RateTransforms:
     Args:
         model: the model's transform.
         audio: the transform of the audio at its own rate (``model`` at the model's rate).
+        fft: the audio grid's FFT length when it is not its window's (0): another model's padded FFT,
+            when this maps a second model's gain onto that model's grid (:func:`gain_map_onto`).
     """
 
     model: StftConfig
     audio: StftConfig
+    fft: int = 0
 
     @property
     def sample_rate(self) -> int:
@@ -84,7 +87,8 @@ class RateTransforms:
 
     @property
     def at_model_rate(self) -> bool:
-        return self.audio.sample_rate == self.model.sample_rate
+        """The gain is applied on the model's own transform (the audio is at the model's rate)."""
+        return self.audio == self.model
 
     @cached_property
     def segment(self) -> tuple[int, int]:
@@ -105,7 +109,9 @@ class RateTransforms:
     @cached_property
     def audio_fft(self) -> int:
         """FFT length of the audio-rate transform (the model's at the model's rate)."""
-        return self.model_fft if self.at_model_rate else self.audio.nperseg
+        if self.at_model_rate:
+            return self.model_fft
+        return self.fft or self.audio.nperseg
 
     @cached_property
     def model_bins(self) -> int:
@@ -150,7 +156,7 @@ class RateTransforms:
         """Bins of the audio grid inside the model's band, and for them the model bins (``lo``, ``hi``) and weight;
         the model's top band (averaged above its band)."""
         model_freqs = np.fft.rfftfreq(self.model_fft, 1 / self.model.sample_rate)[: self.model_bins]  # where its bins are read
-        freqs = np.fft.rfftfreq(self.audio.nperseg, 1 / self.audio.sample_rate)
+        freqs = np.fft.rfftfreq(self.audio_fft, 1 / self.audio.sample_rate)
         top = model_freqs >= HIGH_BAND_REFERENCE * self.model.sample_rate / 2
         inside = freqs <= model_freqs[-1]
         position = np.interp(freqs[inside], model_freqs, np.arange(len(model_freqs)))
@@ -190,3 +196,10 @@ class RateTransforms:
 def rate_transforms(model: StftConfig, sample_rate: int) -> RateTransforms:
     """The transforms of ``sample_rate`` for a model of transform ``model`` (made once per pair)."""
     return RateTransforms(model, audio_stft(model, sample_rate))
+
+
+@lru_cache(maxsize=32)
+def gain_map_onto(model: StftConfig, grid: RateTransforms) -> RateTransforms:
+    """The map of a model of transform ``model``'s gain onto ``grid``'s audio grid (another model's), as
+    :meth:`RateTransforms.map_gain` does it: for a second model whose gain joins the first's (an ensemble)."""
+    return RateTransforms(model, grid.audio, fft=grid.audio_fft)

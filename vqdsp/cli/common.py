@@ -38,6 +38,11 @@ def high_band_arg(value: str) -> str | None:
     return None if value == "none" else value
 
 
+def partner_arg(value: str) -> str | None:
+    """``--partner``'s value as ``VQDenoise`` takes it (``none``: the model alone)."""
+    return None if value == "none" else value
+
+
 SNR_DB = number(-100.0, 100.0)  # beyond this a mixture is all speech or all noise, to float32's precision
 SEED = whole_number(0, 2**32 - 1)
 COUNT = whole_number(1)
@@ -46,6 +51,7 @@ WEIGHT = number(0.0, 1e6)
 LEARNING_RATE = number(0.0, 10.0, low_open=True)
 STAGE = text("default, none or a .safetensors file")
 MODEL = text("a shipped model's name or a .safetensors file")
+PARTNER = text("auto, none, a shipped model's name or a .safetensors file")
 
 
 def fatal(message: str) -> int:

@@ -17,6 +17,7 @@ from vqdsp.cli.common import (
     EXAMPLE,
     EXAMPLE_OUTPUT,
     MODEL,
+    PARTNER,
     READABLE,
     STAGE,
     WRITABLE,
@@ -24,6 +25,7 @@ from vqdsp.cli.common import (
     Terminated,
     fatal,
     high_band_arg,
+    partner_arg,
     positive_int,
     sigterm_raises,
 )
@@ -106,7 +108,8 @@ def _denoise(args: argparse.Namespace) -> int:
     try:
         with sigterm_raises():
             effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
-                               threads=args.threads, high_band=high_band_arg(args.high_band), backend=args.backend)
+                               threads=args.threads, high_band=high_band_arg(args.high_band), backend=args.backend,
+                               partner=partner_arg(args.partner))
             if args.verbose:
                 print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +138,11 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--high-band", default="default", metavar="STAGE", type=STAGE,
                    help="stage that denoises above the model's band (from just under its Nyquist): default (the model's shipped stage), "
                         "none, or a .safetensors file (default: default)")
-    p.add_argument("-v", "--verbose", action="store_true", help="say which model and high-band stage run at the file's rate")
+    p.add_argument("--partner", default="auto", metavar="MODEL", type=PARTNER,
+                   help="second model whose gain is averaged with the model's below 3.8 kHz, from 16 kHz audio up: auto (the model's "
+                        "shipped partner: default for wideband, none for the others), none, a shipped model or a .safetensors file "
+                        "(default: auto)")
+    p.add_argument("-v", "--verbose", action="store_true", help="say which model, partner and high-band stage run at the file's rate")
     p.add_argument("--attenuation-limit-db", type=number(0.0, 200.0, low_open=True, inf=True), default=float("inf"),
                    help="deepest noise suppression, in dB; 20-30 keeps a natural floor (default: no limit)")
     p.add_argument("--mix", type=number(0.0, 1.0), default=1.0, help="wet fraction, 0 (dry) to 1 (fully denoised)")

@@ -71,7 +71,7 @@ release_ms = 150.0
 
 # pedalboard classes that are containers or load third-party plugins, not effects with parameters.
 _NOT_EFFECTS = {"Plugin", "PluginContainer", "Pedalboard", "Chain", "Mix", "ExternalPlugin", "VST3Plugin", "AudioUnitPlugin"}
-_VQDENOISE_PARAMETERS = ("attenuation_limit_db", "mix", "model", "device", "threads", "channel_mode", "high_band", "backend")
+_VQDENOISE_PARAMETERS = ("attenuation_limit_db", "mix", "model", "device", "threads", "channel_mode", "high_band", "backend", "partner")
 LUFS_RANGE = (-70.0, 0.0)  # BS.1770's absolute gate is -70 LUFS: a quieter target gives silence
 TRUE_PEAK_RANGE = (-60.0, 0.0)
 MAX_GAIN_RANGE = (0.0, 120.0)
@@ -252,6 +252,13 @@ def _effect_spec(table: dict, index: int, source: str, base_dir: Path | None) ->
         local = (base_dir / model).resolve()
         if model not in SHIPPED_MODELS or local.exists():  # "fast": the shipped model, unless a file of that name is there
             params["model"] = str(local)
+    partner = params.get("partner")
+    if name == "VQDenoise" and isinstance(partner, str) and partner not in ("auto", "none") and base_dir is not None:
+        from vqdsp.model.checkpoint import SHIPPED_MODELS
+
+        local = (base_dir / partner).resolve()
+        if partner not in SHIPPED_MODELS or local.exists():  # as for model: a shipped name, unless a file of that name is there
+            params["partner"] = str(local)
     high_band = params.get("high_band")
     if name == "VQDenoise" and isinstance(high_band, str) and high_band not in ("default", "none") and base_dir is not None:
         params["high_band"] = str((base_dir / high_band).resolve())
@@ -266,6 +273,8 @@ def _build_effect(spec: EffectSpec) -> Any:
         cls = VQDenoise
         if params.get("high_band") == "none":  # TOML has no null: "none" turns the high-band stage off
             params["high_band"] = None
+        if params.get("partner") == "none":  # and "none" runs the model without a partner
+            params["partner"] = None
     else:
         cls = getattr(pedalboard, spec.name)
         for key, type_name in effect_parameters(spec.name).items():

@@ -13,7 +13,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from vqdsp.atomic import atomic_write
-from vqdsp.model.config import ModelConfig
+from vqdsp.model.config import ModelConfig, StftConfig
 from vqdsp.model.unet import SEUNet
 
 MODELS_DIR = Path(__file__).parents[1] / "models"
@@ -30,6 +30,18 @@ WIDEBAND_FROM_HZ = 40000
 held-out evaluation (the README's model card)."""
 RATE_CHOSEN_MODELS = ("default", "wideband")
 """The shipped models the rate chooses between (see :func:`shipped_model_for`)."""
+
+
+SHIPPED_PARTNERS = {"wideband": "default"}
+"""Each shipped model's low-band partner (:mod:`vqdsp.audio.ensemble`), chosen by ``partner="auto"`` for any model of its transform."""
+
+
+def shipped_partner_for(model_stft: StftConfig) -> str | None:
+    """The shipped partner of models of ``model_stft`` (a shipped model's name), or None where none is set."""
+    for model, partner in SHIPPED_PARTNERS.items():
+        if load_config(resolve_model(model)).stft == model_stft:
+            return partner
+    return None
 
 
 def shipped_model_for(sample_rate: int) -> str:
