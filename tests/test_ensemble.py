@@ -88,7 +88,7 @@ def test_a_partner_on_another_segment_grid_is_refused_and_nothing_changes() -> N
     assert effect.partner == AUTO_PARTNER
     assert effect.denoiser_at(48000).partner is not None
     with pytest.raises(PartnerError):
-        LowBandPartner(Denoiser(other)).check_fits((16000, 4000), 16000)
+        LowBandPartner(Denoiser(other)).check_fits(Denoiser(load_model("wideband")))
 
 
 @pytest.mark.parametrize(("value", "error"), [(3, TypeError), ("", ValueError)])

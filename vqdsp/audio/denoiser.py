@@ -110,7 +110,7 @@ class Denoiser:
     @partner.setter
     def partner(self, partner: LowBandPartner | None) -> None:
         if partner is not None:
-            partner.check_fits(self.segment_length(self.model_stft.sample_rate), self.model_stft.sample_rate)
+            partner.check_fits(self)
         self._partner = partner
 
     @property

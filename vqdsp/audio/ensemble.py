@@ -55,9 +55,10 @@ class LowBandPartner:
         if not 0 < self.weight <= 1 or not 0 < lo < hi:
             raise ValueError(f"a partner needs a weight in (0, 1] and a crossover 0 < lo < hi, got {self.weight}, {self.crossover_hz}")
 
-    def check_fits(self, model_segment: tuple[int, int], model_rate: int) -> None:
-        """Refuse a partner whose segments (and so its stream's latency) differ from the model's, in seconds."""
-        own = self.denoiser.segment_length(model_rate)
+    def check_fits(self, model: Denoiser) -> None:
+        """Refuse a partner whose segments (and so its stream's latency) differ from ``model``'s, in seconds."""
+        model_rate = model.model_stft.sample_rate
+        own, model_segment = self.denoiser.segment_length(model_rate), model.segment_length(model_rate)
         if own != model_segment:
             raise PartnerError(
                 f"the partner's segments ({own[0]} samples, overlap {own[1]}, at {model_rate} Hz) are not the model's "

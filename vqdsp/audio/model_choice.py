@@ -62,13 +62,7 @@ class ModelChoice:
         """Name (or give) the model; None lets the rate choose. The stage is chosen again for it."""
         source: ModelSource
         loaded: torch.nn.Module | None
-        if not (value is None or isinstance(value, (str, os.PathLike, torch.nn.Module))):
-            raise TypeError(
-                f"model must be a shipped model's name ({', '.join(map(repr, SHIPPED_MODELS))}), a path to a .safetensors "
-                f"file, a loaded torch.nn.Module, or None (chosen by the rate), got {value!r}"
-            )
-        if isinstance(value, (str, os.PathLike)) and not os.fspath(value):
-            raise ValueError("model must name a shipped model or a .safetensors file, got ''; pass model=None to let the rate choose")
+        check_model_value("model", value, "", "chosen by the rate", "to let the rate choose")
         device = self.device
         if isinstance(value, torch.nn.Module):
             device = str(next(value.parameters()).device)  # a loaded model runs where it is
@@ -116,7 +110,8 @@ class ModelChoice:
 
     def _every_loaded(self) -> list[Denoiser]:
         """The loaded denoisers and their partners'."""
-        return [d for main in self.loaded() for d in (main, main.partner.denoiser if main.partner else None) if d is not None]
+        loaded = self.loaded()
+        return loaded + [d.partner.denoiser for d in loaded if d.partner is not None]
 
     def describe_at(self, sample_rate: int) -> str:
         """What denoises audio at ``sample_rate``, in words: the model, its rate, and the high-band stage if one runs."""
@@ -214,7 +209,6 @@ class ModelChoice:
         stage = self._stage(source, None)
         return stage if stage is not None and stage.config.model_stft == denoiser.model_stft else None
 
-
     # -- the low-band partner ------------------------------------------------------------------
     @property
     def partner(self) -> str | torch.nn.Module | None:
@@ -238,7 +232,7 @@ class ModelChoice:
             return None
         model = source if isinstance(source, torch.nn.Module) else load_model(source, device)
         partner = LowBandPartner(self.new_denoiser(model))
-        partner.check_fits(denoiser.segment_length(denoiser.model_stft.sample_rate), denoiser.model_stft.sample_rate)
+        partner.check_fits(denoiser)  # here too, so that set_partner refuses before it changes anything
         return partner
 
     def _partner_name(self, denoiser: Denoiser) -> str:
@@ -251,15 +245,22 @@ class ModelChoice:
         return type(source).__name__
 
 
-def partner_source(value: Any) -> ModelSource:
-    """A ``partner`` value as kept: ``"auto"``, None, a loaded model, a shipped model's name, or a Path."""
+def check_model_value(what: str, value: Any, also: str, none_means: str, none_for: str) -> None:
+    """Refuse a ``model``-like value (``what``) that is no name, path, loaded module or None, or is empty.
+
+    ``also``: what else it may be, before the shipped names; ``none_means`` / ``none_for``: what None does."""
     if not (value is None or isinstance(value, (str, os.PathLike, torch.nn.Module))):
         raise TypeError(
-            f"partner must be 'auto', a shipped model's name, a path to a .safetensors model, a loaded torch.nn.Module, "
-            f"or None (the model alone), got {value!r}"
+            f"{what} must be {also}a shipped model's name ({', '.join(map(repr, SHIPPED_MODELS))}), a path to a .safetensors "
+            f"file, a loaded torch.nn.Module, or None ({none_means}), got {value!r}"
         )
     if isinstance(value, (str, os.PathLike)) and not os.fspath(value):
-        raise ValueError("partner must be 'auto', a shipped model's name or a .safetensors file, got ''; pass partner=None for none")
+        raise ValueError(f"{what} must name {also}a shipped model or a .safetensors file, got ''; pass {what}=None {none_for}")
+
+
+def partner_source(value: Any) -> ModelSource:
+    """A ``partner`` value as kept: ``"auto"``, None, a loaded model, a shipped model's name, or a Path."""
+    check_model_value("partner", value, f"{AUTO_PARTNER!r} or ", "the model alone", "for the model alone")
     if value is None or isinstance(value, torch.nn.Module) or (isinstance(value, str) and (value == AUTO_PARTNER or value in SHIPPED_MODELS)):
         return value
     return Path(value)

@@ -245,20 +245,14 @@ def _effect_spec(table: dict, index: int, source: str, base_dir: Path | None) ->
                 f"{name} takes {', '.join(known) or 'no parameters'}"
             )
         _check_parameter(name, key, known[key], value, where)
-    model = params.get("model")
-    if name == "VQDenoise" and isinstance(model, str) and base_dir is not None:
-        from vqdsp.model.checkpoint import SHIPPED_MODELS
+    for key, keywords in (("model", ()), ("partner", ("auto", "none"))):
+        value = params.get(key)
+        if name == "VQDenoise" and isinstance(value, str) and value not in keywords and base_dir is not None:
+            from vqdsp.model.checkpoint import SHIPPED_MODELS
 
-        local = (base_dir / model).resolve()
-        if model not in SHIPPED_MODELS or local.exists():  # "fast": the shipped model, unless a file of that name is there
-            params["model"] = str(local)
-    partner = params.get("partner")
-    if name == "VQDenoise" and isinstance(partner, str) and partner not in ("auto", "none") and base_dir is not None:
-        from vqdsp.model.checkpoint import SHIPPED_MODELS
-
-        local = (base_dir / partner).resolve()
-        if partner not in SHIPPED_MODELS or local.exists():  # as for model: a shipped name, unless a file of that name is there
-            params["partner"] = str(local)
+            local = (base_dir / value).resolve()
+            if value not in SHIPPED_MODELS or local.exists():  # "fast": the shipped model, unless a file of that name is there
+                params[key] = str(local)
     high_band = params.get("high_band")
     if name == "VQDenoise" and isinstance(high_band, str) and high_band not in ("default", "none") and base_dir is not None:
         params["high_band"] = str((base_dir / high_band).resolve())
