@@ -84,12 +84,12 @@ GEMM_ROW = "fp32 GEMM 1024 (practical peak)"
 
 @pytest.fixture(scope="module")
 def peak_facts() -> dict[str, float | str]:
-    from vqdsp.audio.effect import _torch_threads
+    from vqdsp.audio.threads import torch_threads
 
     from peak import cpu_peak, gemm_gflops
 
     peak = cpu_peak()
-    with _torch_threads(1):
+    with torch_threads(1):
         practical = gemm_gflops()
     return {"isa": peak.isa, "clock_ghz": peak.clock_ghz, "nominal_peak_gflops": round(peak.nominal_gflops, 1),
             "practical_peak_gflops": round(practical, 1)}
@@ -98,7 +98,7 @@ def peak_facts() -> dict[str, float | str]:
 @pytest.mark.parametrize("variant", [GEMM_ROW, *PER_THREAD])
 def test_forward_per_thread(benchmark, request: pytest.FixtureRequest, log_mags: np.ndarray, peak_facts: dict, variant: str) -> None:
     """GFLOP/s of the folded model (as ``Denoiser`` runs it) on one thread, and its share of the core's fp32 peak."""
-    from vqdsp.audio.effect import _torch_threads
+    from vqdsp.audio.threads import torch_threads
 
     from peak import GEMM, conv_macs
 
@@ -128,12 +128,12 @@ def test_forward_per_thread(benchmark, request: pytest.FixtureRequest, log_mags:
             return model(x).log_gain
 
         seconds = batch
-        with _torch_threads(1), torch.inference_mode():
+        with torch_threads(1), torch.inference_mode():
             diff = float((fn() - reference(x).log_gain).abs().max())
         benchmark.extra_info["max_abs_diff_log_gain"] = diff
 
     def timed() -> object:
-        with _torch_threads(1):
+        with torch_threads(1):
             return fn()
 
     timed()

@@ -26,9 +26,10 @@ import numpy as np
 import pytest
 import torch
 
-from vqdsp.audio.effect import VQDenoise, _torch_threads
+from vqdsp.audio.effect import VQDenoise
 from vqdsp.audio.framing import flush_padding
 from vqdsp.audio.stft import fit_length, resample
+from vqdsp.audio.threads import torch_threads
 
 from legacy import LegacyDenoise
 from utils import audio_seconds, record, speech_plus_noise
@@ -106,7 +107,7 @@ class Path:
     def istft_and_overlap_add(self) -> np.ndarray:
         seg, overlap = self.denoiser.segment_length(self.rate)
         out_segments = self.transforms.istft(self.spec * np.exp(self.final), seg)
-        stream = self.effect._stream_for(self.rate, self.audio.shape[0], fresh=True)
+        stream = self.effect._stream.segments_for(self.rate, self.audio.shape[0], fresh=True)
         channels = self.audio.shape[0]
         out = np.zeros((channels, (len(out_segments) // channels - 1) * stream.hop + seg), np.float32)
         for j, segment in enumerate(out_segments.reshape(channels, -1, seg).swapaxes(0, 1)):
@@ -129,7 +130,7 @@ def path(request: pytest.FixtureRequest) -> tuple[str, Path]:
     seconds = audio_seconds(SECONDS, QUICK_SECONDS, request.config)
     audio = speech_plus_noise(seconds, rate, channels).reshape(channels, -1)
     state = Path(VQDenoise(partner=None), audio, rate, legacy=LegacyDenoise())  # the one-model path: the partner is timed end to end
-    with _torch_threads(1):
+    with torch_threads(1):
         state.prepare()
         state.legacy(audio[:, :rate], rate)  # warm-up
     return request.param, state
@@ -151,7 +152,7 @@ def test_stage(benchmark, request: pytest.FixtureRequest, path, stage: str) -> N
         "ISTFT + overlap-add": state.istft_and_overlap_add,
     }[stage]
     def timed() -> object:
-        with _torch_threads(1):  # as VQDenoise runs (threads=1): one torch thread
+        with torch_threads(1):  # as VQDenoise runs (threads=1): one torch thread
             return fn()
 
     benchmark.pedantic(timed, rounds=3, warmup_rounds=0, iterations=1)

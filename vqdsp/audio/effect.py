@@ -1,18 +1,16 @@
 """``VQDenoise``: the denoiser as an effect that follows pedalboard's plugin conventions.
 
-It alone owns the audio path's state: streaming, channel layout, mix, latency and threads.
+It holds the audio path's parameters (mix, latency, threads, channel layout, the models through
+:class:`~vqdsp.audio.model_choice.ModelChoice`) and checks its input; its
+:class:`~vqdsp.audio.effect_stream.EffectStream` holds the stream between calls, and
 :class:`~vqdsp.audio.denoiser.Denoiser` only turns segments into denoised segments.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import threading
-import warnings
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
 
@@ -20,34 +18,16 @@ import numpy as np
 import torch
 
 from vqdsp.audio.denoiser import Denoiser
-from vqdsp.audio.framing import SegmentStream
-from vqdsp.audio.layout import Layout
+from vqdsp.audio.effect_stream import EffectStream
 from vqdsp.audio.model_choice import AUTO_PARTNER, ModelChoice, partner_source, stage_source
+from vqdsp.audio.parameters import CHANNEL_MODES, check_device, check_sample_rate, is_whole_number, real_number
 from vqdsp.audio.stft import check_audio
+from vqdsp.audio.threads import mark_torch_started
 from vqdsp.model.checkpoint import RATE_CHOSEN_MODELS, WIDEBAND_FROM_HZ
 from vqdsp.model.config import MAX_ATTENUATION_DB
 from vqdsp.model.high_band import HighBandNet
 
 BUFFER_SIZE = 8192
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
-CHANNEL_MODES = ("independent", "linked")
-
-_torch_started = False  # set once this process has loaded or run a model (torch's OpenMP threads may exist)
-_forked_after_torch = False
-
-
-def _mark_torch_started() -> None:
-    global _torch_started
-    _torch_started = True
-
-
-def _after_fork_in_child() -> None:
-    global _forked_after_torch
-    _forked_after_torch = _forked_after_torch or _torch_started
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class VQDenoise:
@@ -133,17 +113,14 @@ class VQDenoise:
         backend: str = "torch",
         partner: str | os.PathLike | torch.nn.Module | None = AUTO_PARTNER,
     ) -> None:
-        self._executor: ThreadPoolExecutor | None = None
-        self._stream: SegmentStream | None = None
-        self._stream_key: tuple[int, int] | None = None
-        self._stream_layout: bool | None = None  # channels-last, as the stream's 2-D chunks so far were read
+        self._stream = EffectStream(self)
         self._busy = threading.Lock()  # held while a call processes: an instance is one stream
         self.attenuation_limit_db = attenuation_limit_db
         self.mix = mix
         self.threads = threads
         self.channel_mode = channel_mode
         self.channels = channels
-        self._choice = ModelChoice(_check_device(device), backend, self.attenuation_limit_db, self.denoiser_class)
+        self._choice = ModelChoice(check_device(device), backend, self.attenuation_limit_db, self.denoiser_class)
         self._choice.stage_source = stage_source(high_band)
         self._choice.partner_source = partner_source(partner)
         self.model = model  # also loads the high-band stage and the partner
@@ -156,7 +133,7 @@ class VQDenoise:
 
     @attenuation_limit_db.setter
     def attenuation_limit_db(self, value: float) -> None:
-        value = _real("attenuation_limit_db", value)
+        value = real_number("attenuation_limit_db", value)
         if value != math.inf and not 0 < value <= MAX_ATTENUATION_DB:
             raise ValueError(f"attenuation_limit_db must be in (0, {MAX_ATTENUATION_DB:g}] dB, or math.inf for no limit, got {value:g}")
         self._attenuation_limit_db = value
@@ -170,7 +147,7 @@ class VQDenoise:
 
     @mix.setter
     def mix(self, value: float) -> None:
-        value = _real("mix", value)
+        value = real_number("mix", value)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"mix must be between 0 and 1, got {value}")
         self._mix = value
@@ -183,22 +160,22 @@ class VQDenoise:
     @model.setter
     def model(self, value: str | os.PathLike | torch.nn.Module | None) -> None:
         self._choice.set_model(value)  # also chooses the high-band stage again
-        _mark_torch_started()
+        mark_torch_started()
         self.reset()
 
     def model_at(self, sample_rate: float) -> str | torch.nn.Module:
         """The model that denoises audio at ``sample_rate``: the one named, else the shipped one the rate chooses."""
-        return self._choice.model_at(_check_rate(sample_rate))
+        return self._choice.model_at(check_sample_rate(sample_rate))
 
     def describe_at(self, sample_rate: float) -> str:
         """What denoises audio at ``sample_rate``, in words: the model, its rate, the backend if not torch, and the
         high-band stage if one runs."""
-        return self._choice.describe_at(_check_rate(sample_rate))
+        return self._choice.describe_at(check_sample_rate(sample_rate))
 
     def denoiser_at(self, sample_rate: int) -> Denoiser:
         """The segment denoiser for audio at ``sample_rate`` (a shipped model chosen by rate is loaded on first use)."""
         denoiser = self._choice.denoiser_at(sample_rate)
-        _mark_torch_started()
+        mark_torch_started()
         return denoiser
 
     @property
@@ -228,7 +205,7 @@ class VQDenoise:
 
     @device.setter
     def device(self, value: str) -> None:
-        self._choice.set_device(_check_device(value))
+        self._choice.set_device(check_device(value))
 
     @property
     def backend(self) -> str:
@@ -247,12 +224,12 @@ class VQDenoise:
 
     @threads.setter
     def threads(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if not is_whole_number(value):
             raise TypeError(f"threads must be a whole number >= 1, got {value!r}")
         if value < 1:
             raise ValueError(f"threads must be >= 1 (1 for one core), got {value}")
         self._threads = int(value)
-        self._shutdown_executor()
+        self._stream.shutdown_executor()
 
     @property
     def channel_mode(self) -> str:
@@ -272,7 +249,7 @@ class VQDenoise:
 
     @channels.setter
     def channels(self, value: int | None) -> None:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+        if value is not None and (not is_whole_number(value) or value < 1):
             raise ValueError(f"channels must be None or a whole number >= 1, got {value!r}")
         self._channels = None if value is None else int(value)
 
@@ -297,12 +274,12 @@ class VQDenoise:
 
     def latency_at(self, sample_rate: float) -> int:
         """Delay of the ``reset=False`` output, in samples at ``sample_rate`` (one model segment, 1 s by default)."""
-        rate = _check_rate(sample_rate)
+        rate = check_sample_rate(sample_rate)
         return self.denoiser_at(rate).segment_length(rate)[0]
 
     def shortest_input_at(self, sample_rate: float) -> int:
         """Fewest samples at ``sample_rate`` the model can judge (one analysis window); shorter input gets a warning."""
-        rate = _check_rate(sample_rate)
+        rate = check_sample_rate(sample_rate)
         return self.denoiser_at(rate).stft_at(rate).nperseg
 
     def __repr__(self) -> str:
@@ -314,8 +291,7 @@ class VQDenoise:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_executor"] = None  # threads are not pickled; a new pool starts on the next call
-        del state["_busy"]
+        del state["_busy"]  # the stream drops its thread pool itself
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -325,9 +301,7 @@ class VQDenoise:
     # -- processing ---------------------------------------------------------------------------
     def reset(self) -> None:
         """Clear the stream (buffered audio); parameters stay as they are."""
-        self._stream = None
-        self._stream_key = None
-        self._stream_layout = None
+        self._stream.reset()
 
     def process(self, input_array: np.ndarray, sample_rate: float, buffer_size: int = BUFFER_SIZE, reset: bool = True) -> np.ndarray:
         """Denoise ``input_array`` at ``sample_rate``; see the class docstring for shapes and streaming.
@@ -348,8 +322,8 @@ class VQDenoise:
     __call__ = process
 
     def _process(self, input_array: np.ndarray, sample_rate: float, buffer_size: int, reset: bool) -> np.ndarray:
-        rate = _check_rate(sample_rate)
-        if isinstance(buffer_size, bool) or not isinstance(buffer_size, numbers.Integral) or buffer_size < 1:
+        rate = check_sample_rate(sample_rate)
+        if not is_whole_number(buffer_size) or buffer_size < 1:
             raise ValueError(f"buffer_size must be a whole number of samples >= 1, got {buffer_size!r}")
         dtype = np.asarray(input_array).dtype
         if dtype not in (np.float32, np.float64):
@@ -362,129 +336,5 @@ class VQDenoise:
             raise ValueError(f"expected audio shaped (samples,) or (channels, samples), got {audio.ndim} dimensions")
         if audio.size == 0:
             return np.zeros(audio.shape, dtype)
-        key = None if reset else self._stream_key
-        if key is not None and self._channels in (None, key[1]):  # a stream goes on: its channels and layout hold
-            layout = Layout(key[1], "stream", self._stream_layout)
-        else:
-            layout = Layout(self._channels, "user" if self._channels is not None else "guess", None, first_of_stream=not reset)
-        channels_last = layout.channels_last(audio.shape)
-        planar = audio.T if channels_last else audio if audio.ndim == 2 else audio[None]
-        if _forked_after_torch:
-            raise RuntimeError(
-                "VQDenoise cannot run in a process forked after torch started its threads (it would hang); "
-                "start process pools with multiprocessing.get_context('spawn') or 'forkserver'"
-            )
-        stream = self._stream_for(rate, planar.shape[0], fresh=reset)
-        with _torch_threads(1), np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-            if reset:
-                if planar.shape[1] < self.shortest_input_at(rate):
-                    warnings.warn(short_input_message(planar.shape[1], rate, self.shortest_input_at(rate)), stacklevel=3)
-                out = stream.process_all(planar)
-            else:
-                out = stream.push(planar)
-                if audio.ndim == 2:
-                    self._stream_layout = channels_last
-        if not np.isfinite(out).all():
-            peak = float(np.abs(audio).max())
-            if peak <= 1.0:  # the input is in range: what broke is the model or the stage
-                raise ValueError(
-                    f"the output has NaN or Inf samples although the input peaks at {peak:.3g}: the model or high-band stage "
-                    "is broken (retrain or re-export it, or try high_band=None)"
-                )
-            raise ValueError(f"the output overflowed float32 (input peak {peak:.3g}); scale the input into [-1, 1] first")
-        out = out.T if channels_last else out.reshape(audio.shape)
+        out = self._stream.process(audio, rate, reset)
         return np.ascontiguousarray(out, dtype=dtype)
-
-    def _stream_for(self, rate: int, channels: int, fresh: bool) -> SegmentStream:
-        key = (rate, channels)
-        if not fresh and self._stream is not None and self._stream_key != key:
-            raise ValueError(
-                f"sample rate or channel count changed mid-stream ({self._stream_key} -> {key}); "
-                "call reset() or process with reset=True"
-            )
-        if fresh or self._stream is None:
-            denoiser = self.denoiser_at(rate)
-            seg, overlap = denoiser.segment_length(rate)
-            batch = max(1, denoiser.batch_size // (1 if self._channel_mode == "linked" else channels))
-            self._stream = SegmentStream(_SegmentsAt(self, rate), seg, overlap, channels, batch)
-            self._stream_key = key
-        self._stream.executor = self._executor_for()
-        return self._stream
-
-    def _executor_for(self) -> ThreadPoolExecutor | None:
-        if self._threads > 1 and self._executor is None:
-            self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="vqdsp")
-        return self._executor
-
-    def _shutdown_executor(self) -> None:
-        executor, self._executor = getattr(self, "_executor", None), None
-        if executor is not None:
-            executor.shutdown(wait=False)
-
-
-def short_input_message(samples: int, sample_rate: int, shortest: int) -> str:
-    """The warning for input shorter than the model can judge."""
-    return (
-        f"{samples / sample_rate * 1000:.3g} ms of audio is shorter than the denoiser's analysis window "
-        f"({shortest / sample_rate * 1000:.3g} ms), too short to tell speech from noise: it is processed as if "
-        "it went on mirrored, and may come back strongly attenuated"
-    )
-
-
-class _SegmentsAt:
-    """Denoise and mix segments ``[channels, N, samples]`` at one rate: what a stream of ``effect`` runs."""
-
-    def __init__(self, effect: VQDenoise, rate: int) -> None:
-        self.effect, self.rate = effect, rate
-
-    def __call__(self, segments: np.ndarray) -> np.ndarray:
-        effect = self.effect
-        with np.errstate(over="ignore", invalid="ignore"):  # VQDenoise.process checks the output
-            wet = effect.denoiser_at(self.rate).process_segments(segments, self.rate, linked=effect.channel_mode == "linked")
-        return wet if effect.mix >= 1.0 else effect.mix * wet + (1.0 - effect.mix) * segments
-
-
-@contextmanager
-def _torch_threads(count: int | None):
-    """Run with ``count`` torch threads (None: leave them as they are), then restore the setting."""
-    before = torch.get_num_threads()
-    if count is None or count == before:
-        yield
-        return
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number, got NaN")
-    return value
-
-
-def _check_rate(sample_rate: Any) -> int:
-    value = _real("sample_rate", sample_rate)
-    if not MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE:
-        raise ValueError(f"sample_rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got {sample_rate!r}")
-    return int(round(value))
-
-
-def _check_device(value: Any) -> str:
-    try:
-        device = torch.device(value)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {value!r}") from err
-    if device.type == "cpu":
-        return "cpu"
-    if device.type != "cuda":
-        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {value!r}")
-    if not torch.cuda.is_available():
-        raise ValueError(f"device {value!r} asked for, but CUDA is not available here; use 'cpu'")
-    if device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"device {value!r} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return str(device)

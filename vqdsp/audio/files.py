@@ -148,7 +148,7 @@ def process_file(
         chunk = max(small + 1, int(chunk_seconds * rate))
         shortest = board.shortest_input_at(rate) if hasattr(board, "shortest_input_at") else 0
         if info.frames < shortest:
-            from vqdsp.audio.effect import short_input_message
+            from vqdsp.audio.effect_stream import short_input_message
 
             warnings.warn(f"{source}: {short_input_message(info.frames, rate, shortest)}", stacklevel=2)
 

@@ -28,7 +28,7 @@ TRAIN_SNR_DB = (-5.0, 20.0)
 NOISE_TYPES = ("white", "pink", "brown", "hum", "babble", "recorded", "music", "clicks", "keyboard", "modulated", "fan")  # vqdsp.training.noise
 CONDITION_TYPES = (*NOISE_TYPES, "reverb", "channel")  # vqdsp.evaluation.evaluate.CONDITION_TYPES
 PRESETS = ("speech",)  # vqdsp.mastering.presets.BUILTIN
-MIN_RATE, MAX_RATE = 1000, 384000  # vqdsp.audio.effect.MIN_SAMPLE_RATE, MAX_SAMPLE_RATE
+MIN_RATE, MAX_RATE = 1000, 384000  # vqdsp.audio.parameters.MIN_SAMPLE_RATE, MAX_SAMPLE_RATE
 HIGH_BAND_STAGE = (32, 5, 3, 8, 8000.0)  # channels, kernel, layers, bands, top_hz of vqdsp.model.high_band.HighBandConfig
 EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "train-high-band": "train", "master": "ray", "export-onnx": "onnx"}
 
