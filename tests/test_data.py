@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 
 from vqdsp.model.config import StftConfig
-from vqdsp.training.data import NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus
+from vqdsp.training.data import NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus, load_noise_recordings
 from vqdsp.training.noise import rms
 
 from utils import speech_like
@@ -99,3 +99,20 @@ def test_clean_fraction_makes_nearly_clean_segments_and_is_off_by_default(corpus
     assert all(s <= 50.1 for s in nearly_clean)
     assert all(s == pytest.approx(5.0, abs=0.01) for s in snrs if s <= 29.9)
     assert NoiseMix().clean_fraction == 0.0  # the shipped models' recipe, unchanged
+
+
+def test_held_out_noise_and_music_stay_out_of_training(tmp_path: Path) -> None:
+    """Files named for validation (a file inside a training folder, or a folder of its own) never reach training."""
+    noise, music, held_music = tmp_path / "noise", tmp_path / "music", tmp_path / "held-music"
+    for folder, names in ((noise, ("drill", "engine", "rain")), (music, ("a", "b")), (held_music, ("c",))):
+        folder.mkdir()
+        for k, name in enumerate(names):
+            sf.write(folder / f"{name}.wav", np.full(4000 + 1000 * k, 0.01 * (k + 1), np.float32), 48000)
+    found = load_noise_recordings(48000, [noise], [music, held_music], validation_noise=[noise / "rain.wav"], validation_music=[held_music])
+    assert sorted(len(x) for x in found.recordings) == [4000, 5000]
+    assert [len(x) for x in found.validation_recordings] == [6000]
+    assert sorted(len(x) for x in found.music) == [4000, 5000]
+    assert [len(x) for x in found.validation_music] == [4000]
+    assert found.with_types(NoiseMix(types=("white",))).types == ("white", "recorded", "music")
+    assert load_noise_recordings(48000).with_types(NoiseMix(types=("white",))).types == ("white",)
+    assert abs(len(load_noise_recordings(16000, [noise]).recordings[0]) - 4000 / 3) <= 1  # read at the rate asked for

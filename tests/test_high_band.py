@@ -25,6 +25,7 @@ from vqdsp.model.high_band import (
     load_high_band,
     save_high_band,
 )
+from vqdsp.training.data import NoiseMix
 from vqdsp.training.high_band import HighBandTrainConfig, train_high_band
 
 from utils import band_energies_db, speech_like, wideband_speech_like
@@ -224,6 +225,29 @@ def test_training_the_stage_lowers_its_loss(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "loss.png").is_file()
     with pytest.raises(ValueError, match="16000 Hz or more"):
         train_high_band(replace(cfg, sample_rate=8000, out=str(tmp_path / "low")))
+
+
+def test_the_stage_trains_on_full_band_noise_and_music_with_held_out_files(tmp_path: Path) -> None:
+    rate = 32000
+    root, noise, music = tmp_path / "corpus", tmp_path / "noise", tmp_path / "music"
+    for speaker in ("a", "b"):
+        (root / speaker).mkdir(parents=True)
+        sf.write(root / speaker / "0.wav", wideband_speech_like(2.0, rate, seed=ord(speaker)), rate)
+    rng = np.random.default_rng(0)
+    for folder in (noise, music):
+        folder.mkdir()
+        for name in ("train", "held"):
+            sf.write(folder / f"{name}.wav", 0.1 * rng.standard_normal(3 * rate).astype(np.float32), rate)
+    cfg = HighBandTrainConfig(
+        data=[str(root)], out=str(tmp_path / "run"), validation_speakers=["b"], sample_rate=rate, segments=8, val_segments=4,
+        steps=2, batch_size=4, threads=1, noise=NoiseMix(types=("white",)), noise_dirs=[str(noise)], music_dirs=[str(music)],
+        validation_noise=[str(noise / "held.wav")], validation_music=[str(music / "held.wav")],
+        stage=replace(HighBandConfig(), top_hz=12000.0),
+    )
+    assert load_high_band(train_high_band(cfg)).config.top_hz == 12000.0
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["validation_noise"] == [str(noise / "held.wav")]
+    assert saved["music_dirs"] == [str(music)]
 
 
 @pytest.mark.parametrize("rate", [44100, 48000])

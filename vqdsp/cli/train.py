@@ -129,7 +129,9 @@ def _train_high_band(args: argparse.Namespace) -> int:
     base = HighBandTrainConfig()
     cfg = HighBandTrainConfig(
         data=args.data, out=args.out, model=args.model, validation_speakers=args.validation_speaker or [],
-        sample_rate=args.sample_rate, noise=replace(base.noise, snr_db=tuple(args.snr_db)), segments=args.segments,
+        sample_rate=args.sample_rate, noise=replace(base.noise, snr_db=tuple(args.snr_db)), noise_dirs=args.noise_dir or [],
+        music_dirs=args.music_dir or [], validation_noise=args.validation_noise or [], validation_music=args.validation_music or [],
+        segments=args.segments,
         val_segments=args.val_segments, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         speech_suppression=args.speech_suppression_weight, seed=args.seed, threads=args.threads,
         stage=replace(base.stage, channels=args.channels, kernel=args.kernel, layers=args.layers, bands=args.bands, top_hz=args.top_hz),
@@ -165,6 +167,10 @@ def _add_train_high_band(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation-speaker", action="append", help="speaker (sub-folder) to hold out; repeatable (default: 10%% of the speakers)")
     p.add_argument("--sample-rate", type=whole_number(16000, 384000), default=16000, help="rate the speech is read and mixed at, in Hz")
     p.add_argument("--snr-db", nargs=2, type=SNR_DB, default=list(TRAIN_SNR_DB), metavar=("LOW", "HIGH"), help="SNR range in dB")
+    p.add_argument("--noise-dir", action="append", help="folder of full-band recorded noise to mix in; repeatable")
+    p.add_argument("--music-dir", action="append", help="folder of full-band music to mix in as noise; repeatable")
+    p.add_argument("--validation-noise", action="append", help="recorded noise (file or folder) held out of training for validation; repeatable")
+    p.add_argument("--validation-music", action="append", help="music (file or folder) held out of training for validation; repeatable")
     p.add_argument("--segments", type=COUNT, default=3000, help="training pairs (1 s each) made before training")
     p.add_argument("--val-segments", type=COUNT, default=300, help="validation pairs from the held-out speakers")
     p.add_argument("--steps", type=COUNT, default=3000, help="optimiser steps")

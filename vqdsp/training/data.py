@@ -105,6 +105,41 @@ class NoiseMix:
     clean_fraction: float = 0.0
 
 
+@dataclass
+class NoiseRecordings:
+    """Recorded noise and music for the ``recorded`` and ``music`` noise types, at one rate: the training
+    files, and the files held out of training for validation."""
+
+    recordings: list[np.ndarray] = field(default_factory=list)
+    music: list[np.ndarray] = field(default_factory=list)
+    validation_recordings: list[np.ndarray] = field(default_factory=list)
+    validation_music: list[np.ndarray] = field(default_factory=list)
+
+    def with_types(self, mix: NoiseMix) -> NoiseMix:
+        """``mix`` with ``recorded`` and ``music`` added where there are training files for them."""
+        for kind, present in (("recorded", self.recordings), ("music", self.music)):
+            if present and kind not in mix.types:
+                mix = replace(mix, types=mix.types + (kind,))
+        return mix
+
+
+def load_noise_recordings(
+    sample_rate: int, noise_dirs: Sequence[str | os.PathLike] = (), music_dirs: Sequence[str | os.PathLike] = (),
+    validation_noise: Sequence[str | os.PathLike] = (), validation_music: Sequence[str | os.PathLike] = (),
+) -> NoiseRecordings:
+    """Read the noise and music folders at ``sample_rate``; files under ``validation_*`` (folders or files, inside
+    the training folders or not) are kept out of training and returned for validation."""
+
+    def split(folders: Sequence[str | os.PathLike], held: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        held_out = {path.resolve() for entry in held for path in find_audio_files(entry)}
+        train = [read_mono(path, sample_rate) for entry in folders for path in find_audio_files(entry) if path.resolve() not in held_out]
+        return train, [read_mono(path, sample_rate) for path in sorted(held_out)]
+
+    recordings, validation_recordings = split(noise_dirs, validation_noise)
+    music, validation_music_audio = split(music_dirs, validation_music)
+    return NoiseRecordings(recordings, music, validation_recordings, validation_music_audio)
+
+
 CLEAN_SNR_DB = (30.0, 50.0)
 """SNR range of :attr:`NoiseMix.clean_fraction`'s nearly clean segments."""
 

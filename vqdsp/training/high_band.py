@@ -23,10 +23,11 @@ from vqdsp.audio.stft import stft
 from vqdsp.extras import require
 from vqdsp.model.checkpoint import load_model
 from vqdsp.model.high_band import LOG_POWER_FLOOR, HighBandConfig, HighBandNet, band_layout, save_high_band, stage_inputs
-from vqdsp.training.data import NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus
+from vqdsp.training.data import NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus, load_noise_recordings
 
 HIGH_BAND_NOISE = ("white", "pink", "brown", "hum", "babble", "clicks", "keyboard", "modulated", "fan")
-"""Noise types with content above 4 kHz (the music corpus is 8 kHz, so it is left out)."""
+"""Synthetic noise types with content above 4 kHz; ``recorded`` and ``music`` join them when folders of
+full-band noise and music are given (the asterisk music corpus is 8 kHz: nothing for the stage)."""
 
 
 @dataclass
@@ -40,6 +41,10 @@ class HighBandTrainConfig:
         validation_speakers: speakers held out for validation (default: 10% of speakers).
         sample_rate: rate the pairs are made at (the stage learns up to ``stage.top_hz``, so at least twice that).
         noise: the noise recipe.
+        noise_dirs: folders of full-band recorded noise (adds the ``recorded`` type).
+        music_dirs: folders of full-band music (adds the ``music`` type).
+        validation_noise: recorded noise (files or folders) held out of training: the validation pairs' own.
+        validation_music: music held out of training: the validation pairs' own.
         augment: what is done to the clean speech (no codec: phone codecs end at 4 kHz).
         segments: training pairs made (one model segment each).
         val_segments: validation pairs made from the held-out speakers.
@@ -59,6 +64,10 @@ class HighBandTrainConfig:
     validation_speakers: list[str] = field(default_factory=list)
     sample_rate: int = 16000
     noise: NoiseMix = field(default_factory=lambda: NoiseMix(types=HIGH_BAND_NOISE, second_noise=0.3))
+    noise_dirs: list[str] = field(default_factory=list)
+    music_dirs: list[str] = field(default_factory=list)
+    validation_noise: list[str] = field(default_factory=list)
+    validation_music: list[str] = field(default_factory=list)
     augment: SpeechAugmentation = field(default_factory=lambda: replace(SpeechAugmentation.robust(), codec=0.0))
     segments: int = 3000
     val_segments: int = 300
@@ -164,8 +173,14 @@ def train_high_band(cfg: HighBandTrainConfig) -> Path:
     corpus = load_corpus(cfg.data, cfg.sample_rate, cfg.validation_speakers, seed=cfg.seed)
     audio_stft = denoiser.stft_at(cfg.sample_rate)
     rng = np.random.default_rng(cfg.seed)
-    train_pairs = make_pairs(NoisySpeech(corpus.train, cfg.noise, audio_stft, augment=cfg.augment), denoiser, stage_cfg, cfg.segments, rng, "training pairs")
-    val_source = NoisySpeech(corpus.validation or corpus.train, cfg.noise, audio_stft, augment=cfg.augment)
+    noises = load_noise_recordings(cfg.sample_rate, cfg.noise_dirs, cfg.music_dirs, cfg.validation_noise, cfg.validation_music)
+    mix = noises.with_types(cfg.noise)
+    train_source = NoisySpeech(corpus.train, mix, audio_stft, noises.recordings, cfg.augment, noises.music)
+    train_pairs = make_pairs(train_source, denoiser, stage_cfg, cfg.segments, rng, "training pairs")
+    val_source = NoisySpeech(  # held-out speakers, with the held-out noise and music where there are some
+        corpus.validation or corpus.train, mix, audio_stft, noises.validation_recordings or noises.recordings, cfg.augment,
+        noises.validation_music or noises.music,
+    )
     val_pairs = make_pairs(val_source, denoiser, stage_cfg, cfg.val_segments, np.random.default_rng(10_000 + cfg.seed), "validation pairs")
 
     net = HighBandNet(stage_cfg)

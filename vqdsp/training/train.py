@@ -10,7 +10,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,12 @@ from tqdm import tqdm
 
 from vqdsp.atomic import atomic_write
 from vqdsp.audio.effect import VQDenoise
-from vqdsp.audio.files import find_audio_files, read_mono
 from vqdsp.evaluation.metrics import pesq, pesq_rate, stoi
 from vqdsp.extras import require
 from vqdsp.model.checkpoint import load_model, save_model
 from vqdsp.model.config import ModelConfig, StftConfig
 from vqdsp.model.unet import SEUNet
-from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus
+from vqdsp.training.data import Corpus, NoiseMix, NoisySpeech, SpeechAugmentation, load_corpus, load_noise_recordings
 from vqdsp.training.losses import LossWeights, denoising_loss, log_magnitude, torch_stft
 
 
@@ -259,14 +258,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), resume: bool
 
     corpus = load_corpus(cfg.data, model_cfg.stft.sample_rate, cfg.validation_speakers, seed=cfg.seed)
     rate = model_cfg.stft.sample_rate
-    recordings = [read_mono(p, rate) for d in cfg.noise_dirs for p in find_audio_files(d)]
-    held_out_music = {p.resolve() for d in cfg.validation_music for p in find_audio_files(d)}
-    music = [read_mono(p, rate) for d in cfg.music_dirs for p in find_audio_files(d) if p.resolve() not in held_out_music]
-    validation_music = [read_mono(p, rate) for p in sorted(held_out_music)]
-    mix = cfg.noise
-    for kind, present in (("recorded", recordings), ("music", music)):
-        if present and kind not in mix.types:
-            mix = replace(mix, types=mix.types + (kind,))
+    noises = load_noise_recordings(rate, cfg.noise_dirs, cfg.music_dirs, validation_music=cfg.validation_music)
+    recordings, music, validation_music = noises.recordings, noises.music, noises.validation_music
+    mix = noises.with_types(cfg.noise)
     source = NoisySpeech(corpus.train, mix, model_cfg.stft, recordings, cfg.augment, music)
     val_noisy, val_clean = validation_set(corpus, cfg, model_cfg, mix, recordings, music)
 
