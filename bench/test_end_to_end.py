@@ -21,6 +21,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from vqdsp.model.checkpoint import WIDEBAND_FROM_HZ
+
 from utils import audio_seconds, record, speech_plus_noise
 
 SECONDS = 60.0
@@ -113,8 +115,8 @@ def test_end_to_end(benchmark, request: pytest.FixtureRequest, system, case: str
         pytest.skip("linked channels are the independent ones for mono")
     if name.endswith(", no high band") and rate < 16000:
         pytest.skip("the high-band stage runs from 16 kHz up")
-    if name.startswith("vqdsp, no partner") and rate < 40000:
-        pytest.skip("the rate chooses a model with a partner from 40 kHz up")
+    if name.startswith("vqdsp, no partner") and rate < WIDEBAND_FROM_HZ:
+        pytest.skip("the rate chooses a model with a partner from 16 kHz up")
     seconds = audio_seconds(SECONDS, QUICK_SECONDS, request.config)
     audio = speech_plus_noise(seconds, rate, channels)
     fn(audio[..., :rate], rate)  # warm-up: model load, allocations, FFT plans

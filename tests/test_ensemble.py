@@ -60,9 +60,11 @@ def test_auto_gives_wideband_its_shipped_partner_and_the_others_none() -> None:
     effect = VQDenoise()
     assert effect.partner == AUTO_PARTNER
     assert effect.denoiser_at(48000).partner is not None
-    assert effect.denoiser_at(16000).partner is None  # default: none ships
+    assert effect.denoiser_at(16000).partner is not None  # the rate chooses wideband from 16 kHz
+    assert VQDenoise(model="default").denoiser_at(16000).partner is None  # default: none ships
     assert "averaged with 'default' (8 kHz) below 3.8 kHz" in effect.describe_at(48000)
-    assert "averaged" not in effect.describe_at(16000)
+    assert "averaged" not in effect.describe_at(8000)
+    assert "averaged" not in VQDenoise(model="default").describe_at(16000)
     assert "averaged" not in VQDenoise(partner=None).describe_at(48000)
 
 

@@ -1,4 +1,4 @@
-"""The rate chooses the shipped model: ``default`` (8 kHz) below 40 kHz, ``wideband`` (16 kHz) from 40 kHz; a named model wins."""
+"""The rate chooses the shipped model: ``default`` (8 kHz) below 16 kHz, ``wideband`` (16 kHz) from 16 kHz; a named model wins."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from vqdsp.model.high_band import HighBandConfig, HighBandError, HighBandNet, sa
 from utils import speech_like
 
 
-@pytest.mark.parametrize(("rate", "name"), [(8000, "default"), (16000, "default"), (32000, "default"), (39999, "default"),
-                                            (40000, "wideband"), (44100, "wideband"), (48000, "wideband")])  # fmt: skip
+@pytest.mark.parametrize(("rate", "name"), [(8000, "default"), (11025, "default"), (15999, "default"), (16000, "wideband"),
+                                            (32000, "wideband"), (44100, "wideband"), (48000, "wideband")])  # fmt: skip
 def test_the_rate_chooses_the_shipped_model(rate: int, name: str) -> None:
     assert shipped_model_for(rate) == name
     assert VQDenoise().model_at(rate) == name
@@ -30,11 +30,11 @@ def test_a_named_model_wins_at_every_rate() -> None:
 
 
 def test_the_choice_is_visible_in_repr() -> None:
-    assert "by rate: 'default' below 40 kHz, 'wideband' from it" in repr(VQDenoise())
+    assert "by rate: 'default' below 16 kHz, 'wideband' from it" in repr(VQDenoise())
     assert "by rate" not in repr(VQDenoise(model="default"))
 
 
-@pytest.mark.parametrize(("rate", "name"), [(8000, "default"), (16000, "default"), (48000, "wideband")])
+@pytest.mark.parametrize(("rate", "name"), [(8000, "default"), (16000, "wideband"), (48000, "wideband")])
 def test_the_chosen_model_is_the_one_that_runs(rate: int, name: str) -> None:
     noisy = speech_like(1.5, rate) + 0.02 * np.random.default_rng(1).standard_normal(int(1.5 * rate)).astype(np.float32)
     np.testing.assert_array_equal(VQDenoise()(noisy, rate), VQDenoise(model=name)(noisy, rate))
@@ -62,7 +62,8 @@ def test_the_latency_and_window_follow_the_chosen_model() -> None:
     assert effect.latency_at(8000) == 8000  # one 1 s segment either way
     assert effect.latency_at(48000) == 48000
     assert effect.shortest_input_at(8000) == 519  # 65 ms at 8 kHz
-    assert effect.shortest_input_at(16000) == 1038  # default's 65 ms at 16 kHz
+    assert effect.shortest_input_at(12000) == 778  # default's 65 ms at 12 kHz
+    assert effect.shortest_input_at(16000) == 519  # wideband's 32 ms at 16 kHz
     assert effect.shortest_input_at(48000) == 1557  # wideband's 32 ms at 48 kHz
 
 
@@ -70,7 +71,8 @@ def test_a_given_stage_serves_the_shipped_model_of_its_transform(tmp_path) -> No
     stage = save_high_band(HighBandNet(), tmp_path / "stage8k.safetensors", trained_with="default")  # for the 8 kHz transform
     effect = VQDenoise(high_band=stage)
     assert effect.denoiser_at(48000).high_band is None  # wideband: another transform
-    assert effect.denoiser_at(16000).high_band is not None  # default: its transform
+    assert effect.denoiser_at(16000).high_band is None  # the rate chooses wideband from 16 kHz too
+    assert VQDenoise(high_band=stage, model="default").denoiser_at(16000).high_band is not None  # default: its transform
     other = HighBandNet(HighBandConfig(model_stft=replace(StftConfig(), nperseg=511)))
     with pytest.raises(HighBandError, match="no shipped model has"):
         VQDenoise(high_band=other)

@@ -40,8 +40,8 @@ class VQDenoise:
     ``channels``) is used as the hint; without one the smaller dimension is taken as channels.
 
     With no ``model`` named, the rate chooses the shipped model: ``default`` (8 kHz) for audio below
-    40 kHz, ``wideband`` (16 kHz, with its stage to 20 kHz) for 44.1/48 kHz and up (:meth:`model_at`
-    says which; ``repr`` shows it). The model runs at its own rate; at other rates its time-frequency gain is applied to
+    16 kHz (telephony), ``wideband`` (16 kHz, with ``default`` as its low-band partner, and from 40 kHz its
+    stage to 20 kHz) for 16 kHz and up (:meth:`model_at` says which; ``repr`` shows it). The model runs at its own rate; at other rates its time-frequency gain is applied to
     the audio at its own rate, so the band above the model's Nyquist is kept. There, from just under
     that Nyquist, the high-band stage gives it learned gains where one fits the model and the rate
     (see ``high_band``); elsewhere it gets the gain of the model's top band.
@@ -68,7 +68,7 @@ class VQDenoise:
         model: path to a ``.safetensors`` model (its ``.json`` config beside it), the name of a
             shipped model (``"default"``; ``"fast"``: 0.84x its compute; ``"v1"``: the first model; see the README), or a
             loaded model (a ``torch.nn.Module`` with ``config.stft``, run on its own device); None: the shipped
-            model for the audio's rate (``default`` below 40 kHz, ``wideband`` from 40 kHz).
+            model for the audio's rate (``default`` below 16 kHz, ``wideband`` from 16 kHz).
         device: torch device to run the model on, ``"cpu"`` or ``"cuda[:N]"``.
         threads: CPU threads to use (segments are processed this many at a time, each with one
             torch thread).

@@ -134,7 +134,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help=f"output file; its extension picks the format ({', '.join(WRITABLE)}) "
                    f"(default: INPUT.denoised.EXT beside the input; for the bundled example {EXAMPLE_OUTPUT}, replaced on every run)")
     p.add_argument("-m", "--model", type=MODEL, help="model .safetensors (its .json beside it), or a shipped model: default (8 kHz), wideband (16 kHz), "
-                   "fast, v1 (default: by the file's rate: default below 40 kHz, wideband for 44.1/48 kHz)")
+                   "fast, v1 (default: by the file's rate: default below 16 kHz, wideband from 16 kHz)")
     p.add_argument("--high-band", default="default", metavar="STAGE", type=STAGE,
                    help="stage that denoises above the model's band (from just under its Nyquist): default (the model's shipped stage), "
                         "none, or a .safetensors file (default: default)")
