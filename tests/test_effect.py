@@ -226,8 +226,9 @@ def test_constructor_arguments_are_checked(kwargs: dict, error: type, match: str
 
 def test_short_input_warns_and_is_processed(effect: VQDenoise) -> None:
     short = speech_like(0.01)
-    with pytest.warns(UserWarning, match="shorter than the denoiser's analysis window"):
+    with pytest.warns(UserWarning, match="shorter than the denoiser's analysis window") as caught:
         out = effect(short, 8000)
+    assert caught[0].filename == __file__  # it points at the caller's line
     assert out.shape == short.shape
     assert np.all(np.isfinite(out))
     assert effect.shortest_input_at(8000) == 519

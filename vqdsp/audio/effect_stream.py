@@ -55,7 +55,7 @@ class EffectStream:
             if reset:
                 shortest = effect.shortest_input_at(rate)
                 if planar.shape[1] < shortest:
-                    warnings.warn(short_input_message(planar.shape[1], rate, shortest), stacklevel=5)
+                    warnings.warn(short_input_message(planar.shape[1], rate, shortest), stacklevel=4)  # the caller of VQDenoise.process
                 out = stream.process_all(planar)
             else:
                 out = stream.push(planar)
