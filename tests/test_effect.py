@@ -232,7 +232,8 @@ def test_short_input_warns_and_is_processed(effect: VQDenoise) -> None:
     assert out.shape == short.shape
     assert np.all(np.isfinite(out))
     assert effect.shortest_input_at(8000) == 519
-    assert effect.shortest_input_at(48000) == 1557  # the wideband model's 32 ms window
+    assert effect.shortest_input_at(48000) == 3114  # wideband's 32 ms window, its partner's 65 ms
+    assert VQDenoise(partner=None).shortest_input_at(48000) == 1557  # the wideband model's 32 ms alone
     assert VQDenoise(model="default").shortest_input_at(48000) == 3114  # the 8 kHz model's 65 ms
 
 

@@ -63,8 +63,9 @@ def test_the_latency_and_window_follow_the_chosen_model() -> None:
     assert effect.latency_at(48000) == 48000
     assert effect.shortest_input_at(8000) == 519  # 65 ms at 8 kHz
     assert effect.shortest_input_at(12000) == 778  # default's 65 ms at 12 kHz
-    assert effect.shortest_input_at(16000) == 519  # wideband's 32 ms at 16 kHz
-    assert effect.shortest_input_at(48000) == 1557  # wideband's 32 ms at 48 kHz
+    assert effect.shortest_input_at(16000) == 1038  # the partner's 65 ms at 16 kHz (wideband's own window: 32 ms)
+    assert VQDenoise(partner=None).shortest_input_at(16000) == 519
+    assert effect.shortest_input_at(48000) == 3114  # the partner's 65 ms at 48 kHz
 
 
 def test_a_given_stage_serves_the_shipped_model_of_its_transform(tmp_path) -> None:

@@ -278,9 +278,14 @@ class VQDenoise:
         return self.denoiser_at(rate).segment_length(rate)[0]
 
     def shortest_input_at(self, sample_rate: float) -> int:
-        """Fewest samples at ``sample_rate`` the model can judge (one analysis window); shorter input gets a warning."""
+        """Fewest samples at ``sample_rate`` the model can judge (one analysis window; with a low-band partner
+        joining at this rate, the longer of the two windows); shorter input gets a warning."""
         rate = check_sample_rate(sample_rate)
-        return self.denoiser_at(rate).stft_at(rate).nperseg
+        denoiser = self.denoiser_at(rate)
+        windows = [denoiser.stft_at(rate).nperseg]
+        if denoiser.partner is not None and denoiser.partner.joins_at(rate):
+            windows.append(denoiser.partner.denoiser.stft_at(rate).nperseg)
+        return max(windows)
 
     def __repr__(self) -> str:
         params = " ".join(f"{k}={v!r}" for k, v in self.parameters.items())
