@@ -85,6 +85,14 @@ class Denoiser:
         grid the model sees, on which the high-band stage is trained)."""
         return scaled_stft(self.model_stft, sample_rate)
 
+    def shortest_input(self, sample_rate: int) -> int:
+        """Fewest samples at ``sample_rate`` the model can judge: its analysis window, or the partner's where that
+        joins at this rate and is longer."""
+        window = self.stft_at(sample_rate).nperseg
+        if self.partner is not None and self.partner.joins_at(sample_rate):
+            return max(window, self.partner.denoiser.stft_at(sample_rate).nperseg)
+        return window
+
     def transforms_at(self, sample_rate: int) -> RateTransforms:
         """The transforms of ``sample_rate``: the one the gain is applied to, and the gain's map onto it."""
         return rate_transforms(self.model_stft, sample_rate)

@@ -281,11 +281,7 @@ class VQDenoise:
         """Fewest samples at ``sample_rate`` the model can judge (one analysis window; with a low-band partner
         joining at this rate, the longer of the two windows); shorter input gets a warning."""
         rate = check_sample_rate(sample_rate)
-        denoiser = self.denoiser_at(rate)
-        windows = [denoiser.stft_at(rate).nperseg]
-        if denoiser.partner is not None and denoiser.partner.joins_at(rate):
-            windows.append(denoiser.partner.denoiser.stft_at(rate).nperseg)
-        return max(windows)
+        return self.denoiser_at(rate).shortest_input(rate)
 
     def __repr__(self) -> str:
         params = " ".join(f"{k}={v!r}" for k, v in self.parameters.items())

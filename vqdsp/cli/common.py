@@ -33,13 +33,9 @@ HIGH_BAND_STAGE = (32, 5, 3, 8, 8000.0)  # channels, kernel, layers, bands, top_
 EXTRA_OF_COMMAND = {"eval": "eval", "train": "train", "train-high-band": "train", "master": "ray", "export-onnx": "onnx"}
 
 
-def high_band_arg(value: str) -> str | None:
-    """``--high-band``'s value as ``VQDenoise`` takes it (``none``: no stage)."""
-    return None if value == "none" else value
-
-
-def partner_arg(value: str) -> str | None:
-    """``--partner``'s value as ``VQDenoise`` takes it (``none``: the model alone)."""
+def none_arg(value: str) -> str | None:
+    """An option's value as ``VQDenoise`` takes it: ``none`` (``--high-band none``: no stage; ``--partner none``:
+    the model alone) is None."""
     return None if value == "none" else value
 
 

@@ -24,8 +24,7 @@ from vqdsp.cli.common import (
     HelpFormatter,
     Terminated,
     fatal,
-    high_band_arg,
-    partner_arg,
+    none_arg,
     positive_int,
     sigterm_raises,
 )
@@ -108,8 +107,8 @@ def _denoise(args: argparse.Namespace) -> int:
     try:
         with sigterm_raises():
             effect = VQDenoise(attenuation_limit_db=args.attenuation_limit_db, mix=args.mix, model=args.model, device=args.device,
-                               threads=args.threads, high_band=high_band_arg(args.high_band), backend=args.backend,
-                               partner=partner_arg(args.partner))
+                               threads=args.threads, high_band=none_arg(args.high_band), backend=args.backend,
+                               partner=none_arg(args.partner))
             if args.verbose:
                 print(f"{source}: {info.sample_rate} Hz, {info.channels} channel(s): {effect.describe_at(info.sample_rate)}")
             target.parent.mkdir(parents=True, exist_ok=True)

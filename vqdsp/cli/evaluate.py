@@ -19,7 +19,7 @@ from vqdsp.cli.common import (
     STAGE,
     HelpFormatter,
     fatal,
-    high_band_arg,
+    none_arg,
 )
 
 
@@ -29,7 +29,7 @@ def _eval(args: argparse.Namespace) -> int:
     from vqdsp.evaluation.systems import build_systems
 
     try:
-        systems, notes = build_systems(args.systems, args.model, [high_band_arg(h) for h in args.high_band or ["default"]])
+        systems, notes = build_systems(args.systems, args.model, [none_arg(h) for h in args.high_band or ["default"]])
         for note in notes:
             print(f"vqdsp: note: {note}")
         recipe = None if args.noisy else NoiseRecipe(tuple(args.noise), tuple(args.snr_db), args.seed)

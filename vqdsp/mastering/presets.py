@@ -265,10 +265,9 @@ def _build_effect(spec: EffectSpec) -> Any:
         from vqdsp.audio.effect import VQDenoise
 
         cls = VQDenoise
-        if params.get("high_band") == "none":  # TOML has no null: "none" turns the high-band stage off
-            params["high_band"] = None
-        if params.get("partner") == "none":  # and "none" runs the model without a partner
-            params["partner"] = None
+        for key in ("high_band", "partner"):  # TOML has no null: "none" turns the stage off, or runs the model alone
+            if params.get(key) == "none":
+                params[key] = None
     else:
         cls = getattr(pedalboard, spec.name)
         for key, type_name in effect_parameters(spec.name).items():
